@@ -1,0 +1,138 @@
+"""Teacher and student of Kim & Lee (2024), Figure 1 and Figures 2-4.
+
+Teacher = ConvStem (six 3x3 convs, size kept) -> CoordinateEncoding (x, y in [-1, 1] as two
+extra channels) -> ViT.  Student = plain ViT with neither, which must learn locality and
+position from the teacher in stages 2 and 3 (see `emovit.stages`).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from .vit import ViT
+
+STEM_CHANNELS = (16, 32, 64, 32, 16, 1)
+
+
+class ConvStem(nn.Module):
+    """Six [Conv2d 3x3 s1 p1 -> InstanceNorm2d -> GELU] layers; the image size is kept."""
+
+    def __init__(self, in_channels: int = 1, channels: tuple[int, ...] = STEM_CHANNELS):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for out in channels:
+            layers += [nn.Conv2d(in_channels, out, 3, stride=1, padding=1), nn.InstanceNorm2d(out), nn.GELU()]
+            in_channels = out
+        self.net = nn.Sequential(*layers)
+        self.out_channels = in_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class CoordinateEncoding(nn.Module):
+    """Concatenate x and y coordinates, linearly spaced in [-1, 1], as two more channels.
+
+    The grid follows the input's height, width, batch, dtype and device.
+    """
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = img.shape
+        ys = torch.linspace(-1.0, 1.0, h, device=img.device, dtype=img.dtype)
+        xs = torch.linspace(-1.0, 1.0, w, device=img.device, dtype=img.dtype)
+        yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+        grid = torch.stack((xx, yy))[None].expand(b, -1, -1, -1)
+        return torch.cat((img, grid), dim=1)
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a network from a checkpoint."""
+
+    kind: str = "student"  # "teacher" or "student"
+    num_classes: int = 7
+    image_size: tuple[int, int] = (128, 128)
+    patch_size: tuple[int, int] = (128, 1)
+    dim: int = 256
+    depth: int = 3
+    heads: int = 5
+    dim_head: int = 64
+    mlp_dim: int = 256
+    dropout: float = 0.0
+    stem: bool = False
+    coordinates: bool = False
+    position: str = "none"
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        d = dict(d)
+        d["image_size"] = tuple(d["image_size"])
+        d["patch_size"] = tuple(d["patch_size"])
+        return cls(**d)
+
+
+class EmotionViT(nn.Module):
+    """A ViT with an optional conv stem and optional coordinate channels in front."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        channels = 1
+        self.stem = ConvStem(channels) if config.stem else nn.Identity()
+        if config.stem:
+            channels = self.stem.out_channels
+        self.coordinates = CoordinateEncoding() if config.coordinates else nn.Identity()
+        if config.coordinates:
+            channels += 2
+        self.vit = ViT(
+            image_size=config.image_size,
+            patch_size=config.patch_size,
+            num_classes=config.num_classes,
+            dim=config.dim,
+            depth=config.depth,
+            heads=config.heads,
+            mlp_dim=config.mlp_dim,
+            channels=channels,
+            dim_head=config.dim_head,
+            dropout=config.dropout,
+            position=config.position,
+        )
+
+    def _image(self, x: torch.Tensor) -> torch.Tensor:
+        return self.coordinates(self.stem(x))
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """The 256-d pooled feature (CLS after the final LayerNorm) matched in stages 2 and 3."""
+        return self.vit.pooled(self._image(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.vit(self._image(x))
+
+    def cls_attention(self, x: torch.Tensor) -> torch.Tensor:
+        return self.vit.cls_attention(self._image(x))
+
+
+def teacher_config(num_classes: int, depth: int = 6, patch_size=(128, 1), **overrides) -> ModelConfig:
+    """The paper's teacher: conv stem + image coordinate encoding + ViT (depth 6 or 12)."""
+    return ModelConfig(kind="teacher", num_classes=num_classes, depth=depth, patch_size=tuple(patch_size),
+                       stem=True, coordinates=True, **overrides)
+
+
+def student_config(num_classes: int, depth: int = 3, patch_size=(128, 1), **overrides) -> ModelConfig:
+    """The paper's student: a plain ViT with no stem and no positional information."""
+    return ModelConfig(kind="student", num_classes=num_classes, depth=depth, patch_size=tuple(patch_size),
+                       **overrides)
+
+
+def Teacher(num_classes: int, depth: int = 6, patch_size=(128, 1), **overrides) -> EmotionViT:
+    return EmotionViT(teacher_config(num_classes, depth, patch_size, **overrides))
+
+
+def Student(num_classes: int, depth: int = 3, patch_size=(128, 1), **overrides) -> EmotionViT:
+    return EmotionViT(student_config(num_classes, depth, patch_size, **overrides))

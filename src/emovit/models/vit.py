@@ -1,0 +1,166 @@
+"""The Vision Transformer of the paper, kept in the shape of lucidrains' vit-pytorch `vit.py`.
+
+Kim & Lee built their teacher and student from that file; keeping its modules (FeedForward,
+Attention, Transformer, ViT) and parameter names makes our networks easy to compare with
+theirs. Two differences, both behaviour-preserving or opt-in: attention runs through
+`scaled_dot_product_attention` (same maths, faster), and the positional embedding is a choice
+(`none` by default, as in the paper; `learned` and `sinusoidal` for the Table 1 comparison).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from einops.layers.torch import Rearrange
+from torch import nn
+
+POSITIONS = ("none", "learned", "sinusoidal")
+
+
+class FeedForward(nn.Module):
+    def __init__(self, dim: int, hidden_dim: int, dropout: float = 0.0):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.LayerNorm(dim),
+            nn.Linear(dim, hidden_dim),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden_dim, dim),
+            nn.Dropout(dropout),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Attention(nn.Module):
+    """Pre-norm multi-head self-attention; inner width heads * dim_head (5 * 64 = 320)."""
+
+    def __init__(self, dim: int, heads: int = 8, dim_head: int = 64, dropout: float = 0.0):
+        super().__init__()
+        inner_dim = dim_head * heads
+        project_out = not (heads == 1 and dim_head == dim)
+        self.heads = heads
+        self.dropout = dropout
+        self.norm = nn.LayerNorm(dim)
+        self.to_qkv = nn.Linear(dim, inner_dim * 3, bias=False)
+        self.to_out = (
+            nn.Sequential(nn.Linear(inner_dim, dim), nn.Dropout(dropout)) if project_out else nn.Identity()
+        )
+
+    def _qkv(self, x: torch.Tensor):
+        b, n, _ = x.shape
+        qkv = self.to_qkv(self.norm(x)).view(b, n, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        return qkv[0], qkv[1], qkv[2]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = self._qkv(x)
+        p = self.dropout if self.training else 0.0
+        out = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
+        return self.to_out(out.transpose(1, 2).flatten(2))
+
+    def attention_map(self, x: torch.Tensor) -> torch.Tensor:
+        """Softmax attention weights (batch, heads, tokens, tokens), for the attention figures."""
+        q, k, _ = self._qkv(x)
+        return (q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5).softmax(dim=-1)
+
+
+class Transformer(nn.Module):
+    def __init__(self, dim: int, depth: int, heads: int, dim_head: int, mlp_dim: int, dropout: float = 0.0):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.layers = nn.ModuleList(
+            nn.ModuleList([Attention(dim, heads, dim_head, dropout), FeedForward(dim, mlp_dim, dropout)])
+            for _ in range(depth)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for attn, ff in self.layers:
+            x = attn(x) + x
+            x = ff(x) + x
+        return self.norm(x)
+
+    def last_attention(self, x: torch.Tensor) -> torch.Tensor:
+        """Attention weights of the last layer for input tokens x."""
+        for attn, ff in self.layers[:-1]:
+            x = attn(x) + x
+            x = ff(x) + x
+        return self.layers[-1][0].attention_map(x)
+
+
+def sinusoidal_table(tokens: int, dim: int) -> torch.Tensor:
+    """The fixed sine/cosine table of Vaswani et al. (tokens x dim)."""
+    position = torch.arange(tokens, dtype=torch.float32)[:, None]
+    div = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    table = torch.zeros(tokens, dim)
+    table[:, 0::2] = torch.sin(position * div)
+    table[:, 1::2] = torch.cos(position * div)
+    return table
+
+
+class ViT(nn.Module):
+    """ViT over a (channels, height, width) image cut into patch_height x patch_width patches.
+
+    128x1 patches make one token per spectrogram frame holding all 128 mel bands; with
+    position="none" the network sees a set of frames and nothing tells it their order.
+    """
+
+    def __init__(
+        self,
+        *,
+        image_size: tuple[int, int] = (128, 128),
+        patch_size: tuple[int, int] = (128, 1),
+        num_classes: int,
+        dim: int = 256,
+        depth: int = 3,
+        heads: int = 5,
+        mlp_dim: int = 256,
+        channels: int = 1,
+        dim_head: int = 64,
+        dropout: float = 0.0,
+        emb_dropout: float = 0.0,
+        position: str = "none",
+    ):
+        super().__init__()
+        ih, iw = image_size
+        ph, pw = patch_size
+        if ih % ph or iw % pw:
+            raise ValueError(f"image {ih}x{iw} is not divisible into {ph}x{pw} patches")
+        if position not in POSITIONS:
+            raise ValueError(f"position must be one of {POSITIONS}, not {position!r}")
+        num_patches = (ih // ph) * (iw // pw)
+        patch_dim = channels * ph * pw
+        self.to_patch_embedding = nn.Sequential(
+            Rearrange("b c (h p1) (w p2) -> b (h w) (p1 p2 c)", p1=ph, p2=pw),
+            nn.LayerNorm(patch_dim),
+            nn.Linear(patch_dim, dim),
+            nn.LayerNorm(dim),
+        )
+        self.position = position
+        if position == "learned":
+            self.pos_embedding = nn.Parameter(torch.randn(1, num_patches + 1, dim))
+        elif position == "sinusoidal":
+            self.register_buffer("pos_embedding", sinusoidal_table(num_patches + 1, dim)[None], persistent=False)
+        self.cls_token = nn.Parameter(torch.randn(1, 1, dim))
+        self.dropout = nn.Dropout(emb_dropout)
+        self.transformer = Transformer(dim, depth, heads, dim_head, mlp_dim, dropout)
+        self.mlp_head = nn.Linear(dim, num_classes)
+
+    def tokens(self, img: torch.Tensor) -> torch.Tensor:
+        x = self.to_patch_embedding(img)
+        x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1).to(x.dtype), x), dim=1)
+        if self.position != "none":
+            x = x + self.pos_embedding[:, : x.shape[1]].to(x.dtype)
+        return self.dropout(x)
+
+    def pooled(self, img: torch.Tensor) -> torch.Tensor:
+        """The CLS vector after the final LayerNorm: what the head sees and stages 2-3 match."""
+        return self.transformer(self.tokens(img))[:, 0]
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        return self.mlp_head(self.pooled(img))
+
+    def cls_attention(self, img: torch.Tensor) -> torch.Tensor:
+        """Last-layer attention from CLS to every patch, averaged over heads: (batch, patches)."""
+        return self.transformer.last_attention(self.tokens(img))[:, :, 0, 1:].mean(dim=1)
