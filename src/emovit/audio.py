@@ -1,0 +1,263 @@
+"""Audio front end: decode anything libsndfile reads, check it, and deliver 16 kHz mono float32.
+
+Every model in emovit sees the same input: 16 kHz mono, cropped to its first 4 s or zero-padded
+at the end (:func:`fit_length`).  Decoding goes through soundfile (libsndfile >= 1.1: WAV in every
+PCM/float flavour, FLAC, OGG/Vorbis, MP3), resampling through soxr at 'HQ' quality.
+
+Bad input never escapes as a raw libsndfile traceback: it becomes an :class:`AudioError` whose
+message starts with the file name (``<bytes>`` / ``<array>`` / ``<stream>`` for in-memory input)
+and says what is wrong with it.  The header is checked before any sample is decoded, so a
+``max_seconds`` limit refuses an hour-long file without reading it.
+"""
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator, Union
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+SAMPLE_RATE = 16000
+CLIP_SECONDS = 4.0
+
+MIN_SECONDS = 0.1  # shorter than this is not an utterance
+SILENCE_PEAK = 1e-5  # a peak below this (about -100 dBFS) counts as silence
+MIN_RATE, MAX_RATE = 1000, 768000  # declared sample rates outside this range are nonsense
+_RESAMPLE_QUALITY = "HQ"
+_READ_FRAMES = 1 << 16  # frames per read in iter_blocks
+
+Source = Union[str, os.PathLike, bytes, bytearray, BinaryIO]
+
+
+class AudioError(ValueError):
+    """Audio that cannot be used; the message names the file (or <bytes>/<array>) and the problem."""
+
+
+# ----------------------------------------------------------------------------------------------
+# opening and checking
+
+
+@dataclass
+class _Header:
+    name: str
+    samplerate: int
+    channels: int
+    frames: int
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.samplerate
+
+
+def _describe(source: Source) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    if isinstance(source, (bytes, bytearray)):
+        return "<bytes>"
+    name = getattr(source, "name", None)
+    return name if isinstance(name, str) else "<stream>"
+
+
+def _open(source: Source) -> tuple[sf.SoundFile, str]:
+    """Open ``source`` with libsndfile (header only), turning every failure into AudioError."""
+    name = _describe(source)
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise AudioError(f"{name}: file not found")
+        if path.is_dir():
+            raise AudioError(f"{name}: is a directory, not an audio file")
+        if path.stat().st_size == 0:
+            raise AudioError(f"{name}: is empty (0 bytes)")
+        target: object = str(path)
+    elif isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise AudioError(f"{name}: is empty (0 bytes)")
+        target = io.BytesIO(bytes(source))
+    elif hasattr(source, "read"):
+        seekable = getattr(source, "seekable", None)
+        target = source if seekable is not None and seekable() else io.BytesIO(source.read())
+    else:
+        raise TypeError(f"expected a path, bytes or a binary file object, got {type(source).__name__}")
+    try:
+        handle = sf.SoundFile(target)
+    except (sf.SoundFileError, RuntimeError, TypeError, OSError) as e:
+        reason = getattr(e, "error_string", None) or str(e)
+        raise AudioError(f"{name}: not a readable audio file ({reason})") from None
+    return handle, name
+
+
+def _check_header(handle: sf.SoundFile, name: str, max_seconds: float | None = None) -> _Header:
+    h = _Header(name, int(handle.samplerate), int(handle.channels), int(handle.frames))
+    if h.channels < 1:
+        raise AudioError(f"{name}: has zero channels")
+    if not MIN_RATE <= h.samplerate <= MAX_RATE:
+        raise AudioError(f"{name}: declared sample rate {h.samplerate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz")
+    if h.frames <= 0:
+        raise AudioError(f"{name}: has no samples (0 frames)")
+    if max_seconds is not None and h.duration > max_seconds:
+        raise AudioError(f"{name}: is {h.duration:.1f} s long, more than the {max_seconds:g} s allowed (max_seconds)")
+    return h
+
+
+def _check_rate(rate: int, what: str, name: str) -> int:
+    if not isinstance(rate, (int, np.integer)) or isinstance(rate, bool):
+        if not (isinstance(rate, float) and rate.is_integer()):
+            raise AudioError(f"{name}: {what} must be a whole number of Hz, got {rate!r}")
+    rate = int(rate)
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise AudioError(f"{name}: {what} {rate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz")
+    return rate
+
+
+def _resample(mono: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
+    if rate != target_rate:
+        mono = soxr.resample(mono, rate, target_rate, quality=_RESAMPLE_QUALITY)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def _finish(frames: np.ndarray, rate: int, target_rate: int, name: str) -> np.ndarray:
+    """(n, channels) float32 at ``rate`` -> validated mono float32 at ``target_rate``."""
+    if frames.shape[1] < 1:
+        raise AudioError(f"{name}: has zero channels")
+    if frames.shape[0] == 0:
+        raise AudioError(f"{name}: has no samples (0 frames)")
+    if not np.isfinite(frames).all():
+        raise AudioError(f"{name}: contains NaN/Inf samples")
+    duration = frames.shape[0] / rate
+    if duration < MIN_SECONDS:
+        raise AudioError(f"{name}: is too short ({duration:.3f} s; at least {MIN_SECONDS} s needed)")
+    mono = frames[:, 0] if frames.shape[1] == 1 else frames.mean(axis=1, dtype=np.float32)
+    peak = float(np.abs(mono).max())
+    if peak < SILENCE_PEAK:
+        raise AudioError(f"{name}: is silent (peak {peak:.1e} < {SILENCE_PEAK:.0e})")
+    return _resample(mono, rate, target_rate)
+
+
+# ----------------------------------------------------------------------------------------------
+# public API
+
+
+def load_audio(source: Source, sample_rate: int = SAMPLE_RATE, *, max_seconds: float | None = None) -> np.ndarray:
+    """Decode ``source`` (path, bytes or binary file object) to float32 mono at ``sample_rate``.
+
+    Channels are averaged; the rate is converted with soxr ('HQ').  The header is checked first
+    (rate, channels, frame count, ``max_seconds``), then the decoded samples (NaN/Inf, shorter
+    than 0.1 s, silent).  Any problem raises :class:`AudioError` naming the file.
+    """
+    name = _describe(source)
+    target_rate = _check_rate(sample_rate, "target sample rate", name)
+    handle, name = _open(source)
+    with handle:
+        header = _check_header(handle, name, max_seconds)
+        try:
+            frames = handle.read(dtype="float32", always_2d=True)
+        except (sf.SoundFileError, RuntimeError) as e:
+            raise AudioError(f"{name}: not a readable audio file ({e})") from None
+    return _finish(frames, header.samplerate, target_rate, name)
+
+
+def from_array(samples: np.ndarray, sample_rate: int, target_rate: int = SAMPLE_RATE, name: str = "<array>") -> np.ndarray:
+    """Turn an in-memory signal into validated float32 mono at ``target_rate``.
+
+    ``samples`` is (n,) or (n, channels).  Integer dtypes are scaled to [-1, 1] (unsigned ones are
+    centred first, as in 8-bit WAV); floats are taken as already in [-1, 1].  The same checks as
+    :func:`load_audio` apply.
+    """
+    x = np.asarray(samples)
+    rate = _check_rate(sample_rate, "sample rate", name)
+    target = _check_rate(target_rate, "target sample rate", name)
+    if x.ndim == 1:
+        x = x[:, None]
+    elif x.ndim != 2:
+        raise AudioError(f"{name}: expected shape (n,) or (n, channels), got {x.shape}")
+    elif x.shape[1] > x.shape[0] and x.shape[0] > 0:
+        raise AudioError(f"{name}: shape {x.shape} looks like (channels, n); pass (n, channels), e.g. samples.T")
+    if x.dtype.kind == "i":
+        x = x.astype(np.float32) / np.float32(2 ** (8 * x.dtype.itemsize - 1))
+    elif x.dtype.kind == "u":
+        half = 2 ** (8 * x.dtype.itemsize - 1)
+        x = (x.astype(np.float64) - half).astype(np.float32) / np.float32(half)
+    elif x.dtype.kind == "f":
+        x = x.astype(np.float32, copy=False)
+    else:
+        raise AudioError(f"{name}: unsupported sample dtype {x.dtype}")
+    return _finish(x, rate, target, name)
+
+
+def fit_length(wave: np.ndarray, seconds: float = CLIP_SECONDS, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """The first ``seconds`` of ``wave``, zero-padded at the end when it is shorter (the paper's 4 s clip)."""
+    n = int(round(seconds * sample_rate))
+    wave = np.asarray(wave, dtype=np.float32)
+    if wave.ndim != 1:
+        raise ValueError(f"fit_length expects a 1-D waveform, got shape {wave.shape}")
+    if len(wave) >= n:
+        return wave[:n].copy()
+    return np.pad(wave, (0, n - len(wave)))
+
+
+def audio_info(source: Source) -> tuple[float, int, int]:
+    """(duration_seconds, sample_rate, channels) read from the header only; AudioError on failure."""
+    handle, name = _open(source)
+    with handle:
+        h = _check_header(handle, name)
+    return h.duration, h.samplerate, h.channels
+
+
+def iter_blocks(
+    path: Source, block_seconds: float, hop_seconds: float, sample_rate: int = SAMPLE_RATE
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield ``(start_seconds, block)`` windows of a long file, mono float32 at ``sample_rate``.
+
+    Windows start every ``hop_seconds``; every full ``block_seconds`` window is yielded, and if the
+    end of the file is not covered by one, a last shorter window with the remainder follows (pass it
+    through :func:`fit_length` to pad).  The file is read in chunks and resampled with a streaming
+    soxr resampler, so memory stays bounded whatever the length; samples equal those of
+    :func:`load_audio` (same filter).  Silent stretches are yielded as they are; NaN/Inf raise.
+    """
+    if block_seconds <= 0 or hop_seconds <= 0:
+        raise ValueError("block_seconds and hop_seconds must be positive")
+    name = _describe(path)
+    target = _check_rate(sample_rate, "target sample rate", name)
+    block = max(1, int(round(block_seconds * target)))
+    hop = max(1, int(round(hop_seconds * target)))
+
+    handle, name = _open(path)
+    with handle:
+        header = _check_header(handle, name)
+        if header.duration < MIN_SECONDS:
+            raise AudioError(f"{name}: is too short ({header.duration:.3f} s; at least {MIN_SECONDS} s needed)")
+        stream = None
+        if header.samplerate != target:
+            stream = soxr.ResampleStream(header.samplerate, target, 1, dtype="float32", quality=_RESAMPLE_QUALITY)
+
+        buffer = np.zeros(0, dtype=np.float32)  # samples from global index `offset` on
+        offset = 0  # global index (at target rate) of buffer[0]
+        start = 0  # global index of the next window
+        covered = 0  # global index one past the end of the last window yielded
+        done = False
+        while not done:
+            try:
+                chunk = handle.read(_READ_FRAMES, dtype="float32", always_2d=True)
+            except (sf.SoundFileError, RuntimeError) as e:
+                raise AudioError(f"{name}: not a readable audio file ({e})") from None
+            done = len(chunk) < _READ_FRAMES
+            if not np.isfinite(chunk).all():
+                at = (handle.tell() - len(chunk)) / header.samplerate
+                raise AudioError(f"{name}: contains NaN/Inf samples (near {at:.1f} s)")
+            mono = chunk[:, 0] if chunk.shape[1] == 1 else chunk.mean(axis=1, dtype=np.float32)
+            if stream is not None:
+                mono = stream.resample_chunk(mono, last=done)
+            buffer = np.concatenate([buffer, mono])
+            end = offset + len(buffer)  # global index one past the last sample read so far
+            while start + block <= end:
+                yield start / target, buffer[start - offset : start - offset + block].copy()
+                covered, start = start + block, start + hop
+            if done and covered < end and start < end:
+                yield start / target, buffer[start - offset :].copy()
+            drop = min(start - offset, len(buffer))
+            buffer, offset = buffer[drop:], offset + drop
