@@ -1,0 +1,143 @@
+"""Log-Mel front end of the paper and its on-disk cache.
+
+16 kHz mono, 4 s, STFT n_fft 1024 / hop 64 / 512-sample Hamming window (periodic, centred
+in the 1024-point frame as librosa does), 128 Slaney mel bands, power in dB relative to the
+clip's maximum with an 80 dB floor (librosa's `power_to_db(ref=np.max, top_db=80)`). 4 s at hop
+64 gives 1001 frames; the time axis is resized to 128 with antialiased bilinear interpolation
+(what PIL's image resize does, the authors having worked on images), giving the 128x128 image.
+Normalisation by training-split mean and std is applied later (`Normalizer`), not here.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import librosa
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class FrontEndConfig:
+    sample_rate: int = 16000
+    clip_seconds: float = 4.0
+    n_fft: int = 1024
+    hop_length: int = 64
+    win_length: int = 512
+    n_mels: int = 128
+    top_db: float = 80.0
+    image_size: tuple[int, int] = (128, 128)  # (mel bands, time steps)
+
+    @property
+    def clip_samples(self) -> int:
+        return int(round(self.sample_rate * self.clip_seconds))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FrontEndConfig":
+        d = dict(d)
+        d["image_size"] = tuple(d["image_size"])
+        return cls(**d)
+
+    def fingerprint(self) -> str:
+        return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+class LogMelFrontEnd(nn.Module):
+    """Waveforms (batch, samples) at 16 kHz -> log-Mel images (batch, 1, 128, 128) in dB."""
+
+    def __init__(self, config: FrontEndConfig = FrontEndConfig()):
+        super().__init__()
+        self.config = config
+        window = torch.hamming_window(config.win_length, periodic=True, dtype=torch.float64)
+        left = (config.n_fft - config.win_length) // 2
+        window = F.pad(window, (left, config.n_fft - config.win_length - left))
+        self.register_buffer("window", window.float(), persistent=False)
+        mel = librosa.filters.mel(sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels)
+        self.register_buffer("mel_basis", torch.from_numpy(mel).float(), persistent=False)
+
+    def spectrogram_db(self, waves: torch.Tensor) -> torch.Tensor:
+        """(batch, samples) -> (batch, n_mels, frames) log-Mel in dB, before resizing."""
+        c = self.config
+        stft = torch.stft(waves.float(), n_fft=c.n_fft, hop_length=c.hop_length, window=self.window,
+                          center=True, pad_mode="constant", return_complex=True)
+        power = stft.real.square() + stft.imag.square()
+        mel = self.mel_basis @ power
+        db = 10.0 * torch.log10(mel.clamp_min(1e-10))
+        peak = db.amax(dim=(-2, -1), keepdim=True)
+        return torch.maximum(db - peak, torch.tensor(-c.top_db, device=db.device))
+
+    def forward(self, waves: torch.Tensor) -> torch.Tensor:
+        db = self.spectrogram_db(waves)[:, None]
+        return F.interpolate(db, size=self.config.image_size, mode="bilinear", align_corners=False,
+                             antialias=True)
+
+
+@dataclass
+class Normalizer:
+    """Scalar mean / std of the training split's log-Mel images, kept with the model."""
+
+    mean: float
+    std: float
+
+    @classmethod
+    def fit(cls, images: torch.Tensor) -> "Normalizer":
+        return cls(float(images.mean()), float(images.std().clamp_min(1e-6)))
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return (images - self.mean) / self.std
+
+
+def file_digest(path: str | Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class FeatureCache:
+    """Log-Mel images on disk, one .npy per (file content, front-end settings, view).
+
+    Keys hash the file's bytes, so a renamed copy hits the cache and an edited file misses
+    it. Entries are written to a temporary name and renamed; one that fails to load or has
+    the wrong shape is treated as missing and rebuilt.
+    """
+
+    def __init__(self, root: str | Path, config: FrontEndConfig):
+        self.root = Path(root) / f"logmel-{config.fingerprint()}"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.shape = (1, *config.image_size)
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.npy"
+
+    def get(self, key: str) -> np.ndarray | None:
+        path = self._path(key)
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            return None
+        if arr.shape != self.shape or arr.dtype != np.float32 or not np.isfinite(arr).all():
+            return None
+        return arr
+
+    def put(self, key: str, image: np.ndarray) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, image.astype(np.float32, copy=False))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

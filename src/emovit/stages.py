@@ -1,0 +1,249 @@
+"""The paper's three training stages (Kim & Lee 2024, Figure 1), one loop for all three.
+
+  stage 1  teacher              cross-entropy
+  stage 2  student (matching)   L1(student pooled, frozen teacher pooled)
+  stage 3  student              cross-entropy + alpha * L1(student pooled, teacher pooled)
+
+The teacher is frozen in stages 2 and 3, so its pooled features for every training view are
+computed once (`teacher_features`) instead of every step: the same numbers, a fraction of the
+time. Each stage checkpoints atomically every `checkpoint_every` steps and at every epoch end;
+the order of samples and the view drawn for each are a function of (seed, epoch) only, so a
+resumed run replays exactly what an uninterrupted run would have done.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .checkpoint import load_torch, save_json, save_torch
+from .metrics import classification_report
+
+STAGE_LOSSES = {"teacher": "ce", "match": "l1", "student": "ce+l1", "plain": "ce"}
+
+
+@dataclass
+class StageConfig:
+    """Optimiser and schedule of one stage. Defaults are the paper's."""
+
+    epochs: int = 50
+    batch_size: int = 4
+    lr: float = 1e-4
+    lr_halve_every: int = 10
+    alpha: float = 10.0
+    select: str = "best"  # "best" validation epoch or "last"
+    seed: int = 0
+    checkpoint_every: int = 200  # steps; a checkpoint is also written at every epoch end
+
+
+@dataclass
+class StageData:
+    """Normalised images. Training images carry a view axis: (n, views, 1, H, W)."""
+
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    val_images: torch.Tensor
+    val_labels: torch.Tensor
+    train_targets: torch.Tensor | None = None  # teacher pooled features (n, views, dim)
+    val_targets: torch.Tensor | None = None  # (m, dim)
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast when asked; fp32 otherwise (the reference path)."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """'auto' picks bf16 only where the hardware runs it fast (CUDA, or a CPU with AMX)."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16"
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "fp32"
+    return "bf16" if "amx_bf16" in flags else "fp32"
+
+
+@torch.no_grad()
+def infer(model: torch.nn.Module, images: torch.Tensor, device: torch.device, precision: str = "fp32",
+          batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and pooled features of `images`, in eval mode, in fp32 on the CPU."""
+    model.eval()
+    logits, pooled = [], []
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(device)
+        with autocast(device, precision):
+            p = model.pooled(x)
+            z = model.vit.mlp_head(p)
+        logits.append(z.float().cpu())
+        pooled.append(p.float().cpu())
+    dim = model.vit.mlp_head.in_features
+    if not logits:
+        return torch.empty(0, model.vit.mlp_head.out_features), torch.empty(0, dim)
+    return torch.cat(logits), torch.cat(pooled)
+
+
+def teacher_features(teacher, images: torch.Tensor, device, precision="fp32") -> torch.Tensor:
+    """Frozen teacher's pooled features for images of shape (n, [views,] 1, H, W)."""
+    lead = images.shape[:-3]
+    _, pooled = infer(teacher, images.reshape(-1, *images.shape[-3:]), device, precision)
+    return pooled.reshape(*lead, -1)
+
+
+def _epoch_plan(n: int, views: int, seed: int, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=g), torch.randint(0, views, (n,), generator=g)
+
+
+def _loss(kind: str, model, x, y, target, alpha: float):
+    """Returns (loss, logits or None) for one batch."""
+    if kind == "ce":
+        logits = model(x)
+        return F.cross_entropy(logits, y), logits
+    pooled = model.pooled(x)
+    l1 = F.l1_loss(pooled.float(), target)
+    if kind == "l1":
+        return l1, None
+    logits = model.vit.mlp_head(pooled)
+    return F.cross_entropy(logits.float(), y) + alpha * l1, logits
+
+
+def _validate(kind: str, model, data: StageData, device, precision, alpha: float, labels: list[str]) -> dict:
+    logits, pooled = infer(model, data.val_images, device, precision)
+    out: dict = {}
+    if len(data.val_labels) == 0:
+        return out
+    if kind in ("ce", "ce+l1"):
+        out["val_ce"] = float(F.cross_entropy(logits, data.val_labels))
+        report = classification_report(data.val_labels.numpy(), logits.argmax(1).numpy(), labels)
+        out["val_wa"], out["val_ua"] = report["wa"], report["ua"]
+    if kind in ("l1", "ce+l1"):
+        out["val_l1"] = float(F.l1_loss(pooled, data.val_targets))
+    out["val_loss"] = out.get("val_ce", 0.0) + (alpha if kind == "ce+l1" else 1.0) * out.get("val_l1", 0.0)
+    return out
+
+
+def _score(kind: str, metrics: dict) -> float:
+    """Higher is better: validation UA for classifying stages, minus L1 for matching."""
+    if not metrics:
+        return 0.0
+    if kind == "l1":
+        return -metrics["val_l1"]
+    return metrics["val_ua"] - 1e-3 * metrics["val_loss"]  # loss breaks UA ties
+
+
+def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageConfig, out_dir: str | Path,
+              labels: list[str], device: torch.device = torch.device("cpu"), precision: str = "fp32",
+              progress: bool = True, on_step: Callable[[int], None] | None = None) -> dict:
+    """Train one stage, resuming from out_dir/checkpoint.pt if a previous run stopped.
+
+    Writes out_dir/final.pt (the selected weights) and history.json; returns the summary.
+    """
+    kind = STAGE_LOSSES[name]
+    out_dir = Path(out_dir)
+    ckpt_path, final_path = out_dir / "checkpoint.pt", out_dir / "final.pt"
+    if final_path.exists():
+        final = load_torch(final_path)
+        model.load_state_dict(final["model"])
+        return final["summary"]
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_halve_every, gamma=0.5)
+    state = {"epoch": 0, "batch": 0, "history": [], "best_score": -math.inf, "best_epoch": None,
+             "loss_sum": 0.0, "correct": 0, "seen": 0, "wall": 0.0}
+    if ckpt_path.exists():
+        ckpt = load_torch(ckpt_path)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        state = ckpt["state"]
+        if progress:
+            tqdm.write(f"[{name}] resuming at epoch {state['epoch'] + 1}, batch {state['batch']}")
+
+    def checkpoint():
+        save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
+                    "state": state, "config": asdict(config)}, ckpt_path)
+
+    n, views = data.train_images.shape[:2]
+    steps_per_epoch = math.ceil(n / config.batch_size)
+    step_counter = 0
+    while state["epoch"] < config.epochs:
+        epoch = state["epoch"]
+        started = time.perf_counter()
+        order, view_of = _epoch_plan(n, views, config.seed, epoch)
+        model.train()
+        bar = tqdm(range(state["batch"], steps_per_epoch), desc=f"{name} {epoch + 1}/{config.epochs}",
+                   disable=not progress, leave=False, unit="step")
+        for b in bar:
+            idx = order[b * config.batch_size:(b + 1) * config.batch_size]
+            x = data.train_images[idx, view_of[idx]].to(device)
+            y = data.train_labels[idx].to(device)
+            target = data.train_targets[idx, view_of[idx]].to(device) if data.train_targets is not None else None
+            with autocast(device, precision):
+                loss, logits = _loss(kind, model, x, y, target, config.alpha)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            state["loss_sum"] += float(loss) * len(idx)
+            state["seen"] += len(idx)
+            if logits is not None:
+                state["correct"] += int((logits.argmax(1) == y).sum())
+            state["batch"] = b + 1
+            postfix = {"loss": f"{state['loss_sum'] / state['seen']:.4f}"}
+            if kind != "l1":
+                postfix["acc"] = f"{state['correct'] / state['seen']:.3f}"
+            bar.set_postfix(postfix, refresh=False)
+            step_counter += 1
+            if on_step is not None:
+                on_step(step_counter)
+            if config.checkpoint_every and state["batch"] % config.checkpoint_every == 0 \
+                    and state["batch"] < steps_per_epoch:
+                state["wall"] += time.perf_counter() - started
+                started = time.perf_counter()
+                checkpoint()
+        bar.close()
+        lr = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+        metrics = _validate(kind, model, data, device, precision, config.alpha, labels)
+        record = {"epoch": epoch + 1, "train_loss": state["loss_sum"] / max(state["seen"], 1), "lr": lr,
+                  **metrics}
+        if kind != "l1":
+            record["train_acc"] = state["correct"] / max(state["seen"], 1)
+        state["history"].append(record)
+        score = _score(kind, metrics)
+        if config.select == "last" or score > state["best_score"]:
+            state["best_score"], state["best_epoch"] = score, epoch + 1
+            save_torch({"model": model.state_dict(), "epoch": epoch + 1}, out_dir / "best.pt")
+        state.update(epoch=epoch + 1, batch=0, loss_sum=0.0, correct=0, seen=0)
+        state["wall"] += time.perf_counter() - started
+        checkpoint()
+        if progress:
+            shown = {k: round(v, 4) for k, v in record.items() if isinstance(v, float)}
+            tqdm.write(f"[{name}] epoch {epoch + 1}/{config.epochs} {shown}")
+    best = load_torch(out_dir / "best.pt")
+    model.load_state_dict(best["model"])
+    summary = {"stage": name, "loss": kind, "epochs": config.epochs, "selected_epoch": best["epoch"],
+               "select": config.select, "wall_seconds": state["wall"], "config": asdict(config),
+               "history": state["history"], "precision": precision}
+    save_json(state["history"], out_dir / "history.json")
+    save_torch({"model": model.state_dict(), "summary": summary}, final_path)
+    return summary
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
