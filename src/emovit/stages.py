@@ -198,7 +198,7 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            state["loss_sum"] += float(loss) * len(idx)
+            state["loss_sum"] += loss.item() * len(idx)
             state["seen"] += len(idx)
             if logits is not None:
                 state["correct"] += int((logits.argmax(1) == y).sum())

@@ -1,0 +1,79 @@
+import pytest
+import torch
+
+from emovit.models import EmotionViT, student_config, teacher_config
+from emovit.stages import StageConfig, StageData, run_stage, teacher_features
+
+LABELS = ["a", "b", "c"]
+
+
+def _small(kind, seed=0):
+    torch.manual_seed(seed)
+    make = teacher_config if kind == "teacher" else student_config
+    return EmotionViT(make(3, depth=1, patch_size=(32, 1), dim=32, heads=2, dim_head=16, mlp_dim=32,
+                           image_size=(32, 32)))
+
+
+def _data(n=12, views=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 3
+    base = torch.randn(n, 1, 1, 32, 32, generator=g) * 0.1
+    base[:, :, :, :10] += labels[:, None, None, None, None].float()  # class signal in the low bands
+    images = base + torch.randn(n, views, 1, 32, 32, generator=g) * 0.1
+    return StageData(train_images=images, train_labels=labels, val_images=images[:6, 0], val_labels=labels[:6])
+
+
+def test_feature_matching_l1_decreases(tmp_path):
+    data = _data()
+    teacher = _small("teacher")
+    data.train_targets = teacher_features(teacher, data.train_images, torch.device("cpu"))
+    data.val_targets = teacher_features(teacher, data.val_images, torch.device("cpu"))
+    assert data.train_targets.shape == (12, 2, 32)
+    student = _small("student", seed=1)
+    summary = run_stage("match", student, data, StageConfig(epochs=6, batch_size=4, lr=1e-3), tmp_path, LABELS,
+                        progress=False)
+    l1 = [h["val_l1"] for h in summary["history"]]
+    assert l1[-1] < 0.8 * l1[0]
+    assert [h["train_loss"] for h in summary["history"]][-1] < summary["history"][0]["train_loss"]
+
+
+def test_stage_writes_history_and_selected_weights(tmp_path):
+    data = _data()
+    model = _small("student")
+    summary = run_stage("plain", model, data, StageConfig(epochs=3, batch_size=4, lr=1e-3, lr_halve_every=1),
+                        tmp_path, LABELS, progress=False)
+    assert [h["epoch"] for h in summary["history"]] == [1, 2, 3]
+    assert [h["lr"] for h in summary["history"]] == pytest.approx([1e-3, 5e-4, 2.5e-4])
+    assert 1 <= summary["selected_epoch"] <= 3
+    assert (tmp_path / "final.pt").exists() and (tmp_path / "history.json").exists()
+    # a finished stage is not trained again
+    again = run_stage("plain", _small("student", seed=5), data, StageConfig(epochs=3), tmp_path, LABELS, progress=False)
+    assert again["selected_epoch"] == summary["selected_epoch"]
+
+
+class Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("stop_at", [5, 6])  # mid-epoch (after a step checkpoint) and at an epoch boundary
+def test_resume_after_interruption_gives_the_same_weights(tmp_path, stop_at):
+    data = _data()
+    config = StageConfig(epochs=3, batch_size=4, lr=1e-3, select="last", checkpoint_every=2)
+
+    reference = _small("teacher")
+    run_stage("teacher", reference, data, config, tmp_path / "uninterrupted", LABELS, progress=False)
+
+    def interrupt(step):
+        if step == stop_at:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        run_stage("teacher", _small("teacher"), data, config, tmp_path / "resumed", LABELS, progress=False,
+                  on_step=interrupt)
+    assert (tmp_path / "resumed" / "checkpoint.pt").exists()
+    assert not (tmp_path / "resumed" / "final.pt").exists()
+    resumed = _small("teacher", seed=123)  # different init: everything must come from the checkpoint
+    summary = run_stage("teacher", resumed, data, config, tmp_path / "resumed", LABELS, progress=False)
+    assert len(summary["history"]) == 3
+    for (name, a), b in zip(reference.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
