@@ -1,0 +1,341 @@
+"""Evaluation protocols: how a corpus manifest is cut into train / validation / test parts.
+
+Every reported number names one of these protocols, because they answer different questions:
+
+- ``paper``: stratified random 80/20 split of *utterances* (as the paper describes); the same
+  speakers appear in train and test, so it measures within-speaker generalisation.
+- ``paper-leaky``: each utterance is first expanded into ``views`` copies (view 0 the original,
+  1.. augmented) and the *views* are split at random, which is what the paper's test counts
+  suggest. Views of one recording land in different parts; it exists only to measure that leak.
+- ``speaker``: about ``test_fraction`` of the speakers (balanced by sex where known) are held out.
+- ``loso``: leave-one-speaker-out (or one group of speakers) cross-validation.
+
+Validation always comes from the training side; the test part is never used for selection.
+A :class:`Split` carries both utterance lists and ``(utterance, view)`` lists so that a trainer
+can treat every protocol the same way: iterate over views.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import random
+import re
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from sklearn.model_selection import train_test_split
+
+from emovit.corpora.manifest import Utterance
+
+PROTOCOLS = ("paper", "paper-leaky", "speaker", "loso")
+PARTS = ("train", "val", "test")
+# With this few speakers, holding one out for validation would starve training (SAVEE has 4),
+# so validation falls back to a stratified fraction of the training utterances.
+MIN_SPEAKERS_FOR_SPEAKER_VAL = 5
+
+View = tuple[Utterance, int]
+
+
+@dataclass
+class Split:
+    """One train/val/test partition. ``*_views`` list ``(utterance, view_index)`` pairs.
+
+    For non-leaky protocols the training part gets views ``0..views-1`` of each utterance
+    (original + augmentations, made after the split) and val/test get view 0 only. For
+    ``paper-leaky`` the views themselves were split, so ``train``/``val``/``test`` hold every
+    utterance that has at least one view in that part (and may therefore overlap).
+    """
+
+    protocol: str
+    seed: int
+    fold: str | None
+    train: list[Utterance]
+    val: list[Utterance]
+    test: list[Utterance]
+    train_views: list[View] = field(default_factory=list)
+    val_views: list[View] = field(default_factory=list)
+    test_views: list[View] = field(default_factory=list)
+    views: int = 1
+    val_note: str = ""
+
+    def __post_init__(self) -> None:
+        # A Split built by hand from utterance lists alone still iterates like any other.
+        for part in PARTS:
+            if not getattr(self, f"{part}_views") and getattr(self, part):
+                n = self.views if part == "train" else 1
+                setattr(self, f"{part}_views", _expand(getattr(self, part), n))
+
+    @property
+    def leaky_views(self) -> int:
+        """Views per utterance made *before* splitting (0 when the split is not leaky)."""
+        return self.views if self.protocol == "paper-leaky" else 0
+
+    def part(self, name: str) -> list[Utterance]:
+        if name not in PARTS:
+            raise ValueError(f"unknown part {name!r}; expected one of {PARTS}")
+        return getattr(self, name)
+
+    def originals(self, name: str) -> list[Utterance]:
+        """Utterances whose original audio (view 0) is in part ``name``; no copy is in two parts."""
+        return [u for u, v in getattr(self, f"{name}_views") if v == 0]
+
+    def summary(self) -> dict:
+        out = {
+            "protocol": self.protocol,
+            "seed": self.seed,
+            "fold": self.fold,
+            "views": self.views,
+            "sizes": {p: len(self.part(p)) for p in PARTS},
+            "view_sizes": {p: len(getattr(self, f"{p}_views")) for p in PARTS},
+            "speakers": {p: sorted({u.speaker for u in self.part(p)}, key=_natural_key) for p in PARTS},
+            "class_counts": {p: dict(sorted(Counter(u.label for u in self.part(p)).items())) for p in PARTS},
+        }
+        if self.val_note:
+            out["val_note"] = self.val_note
+        return out
+
+
+def _natural_key(s: str) -> list:
+    """Sort "spk2" before "spk10" so speaker groups follow the corpus's numbering."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
+
+
+def _utt_key(u: Utterance) -> tuple:
+    return (u.path, u.speaker, u.label)
+
+
+def _sorted(utts) -> list[Utterance]:
+    return sorted(utts, key=_utt_key)
+
+
+def _sorted_views(views) -> list[View]:
+    return sorted(views, key=lambda uv: (_utt_key(uv[0]), uv[1]))
+
+
+def _expand(utts: list[Utterance], n: int) -> list[View]:
+    return [(u, v) for u in utts for v in range(n)]
+
+
+def _stratified_split(items: list, labels: list[str], fraction: float, seed: int) -> tuple[list, list]:
+    """Random split stratified by label; unstratified when a class is too small to stratify."""
+    if not items or fraction <= 0:
+        return list(items), []
+    n_out = max(1, round(fraction * len(items)))
+    if n_out >= len(items):
+        raise ValueError(f"cannot hold out {fraction:.0%} of {len(items)} items and keep any")
+    counts = Counter(labels)
+    stratify = labels if min(counts.values()) >= 2 and len(counts) <= min(n_out, len(items) - n_out) else None
+    idx = list(range(len(items)))
+    keep, out = train_test_split(idx, test_size=n_out, random_state=seed, shuffle=True, stratify=stratify)
+    return [items[i] for i in sorted(keep)], [items[i] for i in sorted(out)]
+
+
+def _speaker_sex(utts: list[Utterance]) -> dict[str, str]:
+    """A speaker's sex if all their rows agree on a known value, else ""."""
+    seen: dict[str, set[str]] = {}
+    for u in utts:
+        seen.setdefault(u.speaker, set()).add(u.sex)
+    return {s: (next(iter(v)) if len(v) == 1 and next(iter(v)) in ("male", "female") else "") for s, v in seen.items()}
+
+
+def _pick_speakers(speakers: list[str], sex: dict[str, str], n: int, rng: random.Random) -> list[str]:
+    """Pick ``n`` speakers at random, about half male and half female where sex is known.
+
+    Unknown-sex speakers get their proportional share; a sex group that runs short is topped up
+    from the others so exactly ``n`` come back.
+    """
+    groups = {g: sorted([s for s in speakers if sex.get(s, "") == g], key=_natural_key) for g in ("male", "female", "")}
+    for g in groups.values():
+        rng.shuffle(g)
+    n_unknown = round(n * len(groups[""]) / len(speakers)) if speakers else 0
+    n_known = n - n_unknown
+    first, second = ("male", "female") if rng.random() < 0.5 else ("female", "male")
+    want = {first: (n_known + 1) // 2, second: n_known // 2, "": n_unknown}
+    picked = []
+    for g in ("male", "female", ""):
+        picked += groups[g][: want[g]]
+    rest = [s for g in ("male", "female", "") for s in groups[g] if s not in picked]
+    rng.shuffle(rest)
+    picked += rest[: n - len(picked)]
+    return sorted(picked, key=_natural_key)
+
+
+def _val_from_train(train: list[Utterance], n_corpus_speakers: int, seed: int, val_fraction: float,
+                    rng: random.Random, n_val_speakers: int | None) -> tuple[list, list, str]:
+    """Validation held out from the training side: by speaker when the corpus has enough, else by utterance."""
+    speakers = sorted({u.speaker for u in train}, key=_natural_key)
+    if val_fraction <= 0:
+        return train, [], ""
+    if n_corpus_speakers < MIN_SPEAKERS_FOR_SPEAKER_VAL or len(speakers) < 2:
+        keep, val = _stratified_split(train, [u.label for u in train], val_fraction, seed)
+        note = (f"only {len(speakers)} training speaker(s): validation is a stratified "
+                f"{val_fraction:.0%} of training utterances, so it shares speakers with train")
+        return keep, val, note
+    n = n_val_speakers if n_val_speakers is not None else max(1, round(val_fraction * len(speakers)))
+    n = min(n, len(speakers) - 1)
+    val_spk = set(_pick_speakers(speakers, _speaker_sex(train), n, rng))
+    return [u for u in train if u.speaker not in val_spk], [u for u in train if u.speaker in val_spk], ""
+
+
+def make_split(utterances: list[Utterance], protocol: str, seed: int = 0, test_fraction: float = 0.2,
+               val_fraction: float = 0.1, views: int = 4) -> Split:
+    """Split for ``paper``, ``paper-leaky`` or ``speaker``; use :func:`loso_folds` for ``loso``.
+
+    ``views`` is the number of copies per training utterance (original + augmentations); for
+    ``paper-leaky`` it is the number of copies made before the split.
+    """
+    if protocol == "loso":
+        raise ValueError("protocol 'loso' has several folds: use loso_folds()")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
+    if views < 1:
+        raise ValueError("views must be >= 1")
+    if not utterances:
+        raise ValueError("no utterances to split")
+    utts = _sorted(utterances)  # input order must not change the result
+
+    if protocol == "paper":
+        train, test = _stratified_split(utts, [u.label for u in utts], test_fraction, seed)
+        train, val = _stratified_split(train, [u.label for u in train], val_fraction, seed)
+        return Split(protocol, seed, None, train, val, test, views=views)
+
+    if protocol == "paper-leaky":
+        all_views = _expand(utts, views)
+        train_v, test_v = _stratified_split(all_views, [u.label for u, _ in all_views], test_fraction, seed)
+        train_v, val_v = _stratified_split(train_v, [u.label for u, _ in train_v], val_fraction, seed)
+        parts = [_sorted({u for u, _ in vs}) for vs in (train_v, val_v, test_v)]
+        return Split(protocol, seed, None, *parts, train_views=_sorted_views(train_v),
+                     val_views=_sorted_views(val_v), test_views=_sorted_views(test_v), views=views)
+
+    # speaker
+    speakers = sorted({u.speaker for u in utts}, key=_natural_key)
+    if len(speakers) < 2:
+        raise ValueError("protocol 'speaker' needs at least 2 speakers")
+    rng = random.Random(f"speaker:{seed}")
+    n_test = min(len(speakers) - 1, max(1, round(test_fraction * len(speakers))))
+    test_spk = set(_pick_speakers(speakers, _speaker_sex(utts), n_test, rng))
+    train = [u for u in utts if u.speaker not in test_spk]
+    test = [u for u in utts if u.speaker in test_spk]
+    train, val, note = _val_from_train(train, len(speakers), seed, val_fraction, rng, None)
+    return Split(protocol, seed, None, train, val, test, views=views, val_note=note)
+
+
+def loso_folds(utterances: list[Utterance], seed: int = 0, val_fraction: float = 0.1,
+               group_size: int | None = None, views: int = 4) -> list[Split]:
+    """Leave-one-speaker(-group)-out folds, speakers in natural order, one fold per group.
+
+    ``group_size`` defaults to 4 for the 24-actor RAVDESS (the usual 6 folds; consecutive actors
+    alternate male/female, so each group is balanced) and 1 otherwise. Validation is one
+    training speaker chosen by seed, or utterance-level when too few speakers remain.
+    """
+    if not utterances:
+        raise ValueError("no utterances to split")
+    utts = _sorted(utterances)
+    speakers = sorted({u.speaker for u in utts}, key=_natural_key)
+    if len(speakers) < 2:
+        raise ValueError("protocol 'loso' needs at least 2 speakers")
+    if group_size is None:
+        ravdess = {u.corpus.lower() for u in utts} == {"ravdess"} and len(speakers) == 24
+        group_size = 4 if ravdess else 1
+    if group_size < 1 or group_size >= len(speakers):
+        raise ValueError(f"group_size {group_size} leaves no training speakers among {len(speakers)}")
+    folds = []
+    for start in range(0, len(speakers), group_size):
+        group = set(speakers[start:start + group_size])
+        name = "+".join(speakers[start:start + group_size])
+        rng = random.Random(f"loso:{seed}:{name}")
+        train = [u for u in utts if u.speaker not in group]
+        test = [u for u in utts if u.speaker in group]
+        train, val, note = _val_from_train(train, len(speakers), seed, val_fraction, rng, 1)
+        folds.append(Split("loso", seed, name, train, val, test, views=views, val_note=note))
+    return folds
+
+
+def leakage_audit(split: Split) -> dict:
+    """What the test part shares with the parts a model learns or is selected on.
+
+    Reports, for each pair of parts: shared speakers, exact same files (possible only when
+    views were split, i.e. paper-leaky), same (speaker, sentence) scripts and same
+    (speaker, sentence, label) takes (e.g. EmoDB's repeated versions a/b of one reading).
+    """
+    pairs = [("train", "val"), ("train", "test"), ("val", "test")]
+    spk = {p: {u.speaker for u in split.part(p)} for p in PARTS}
+    paths = {p: {u.path for u in split.part(p)} for p in PARTS}
+    scripts = {p: {(u.speaker, u.sentence) for u in split.part(p) if u.sentence} for p in PARTS}
+    takes = {p: {(u.speaker, u.sentence, u.label) for u in split.part(p) if u.sentence} for p in PARTS}
+    out: dict = {"protocol": split.protocol, "seed": split.seed, "fold": split.fold, "pairs": {}}
+    for a, b in pairs:
+        out["pairs"][f"{a}-{b}"] = {
+            "shared_speakers": sorted(spk[a] & spk[b], key=_natural_key),
+            "shared_paths": sorted(paths[a] & paths[b]),
+            "shared_scripts": len(scripts[a] & scripts[b]),
+            "shared_takes": len(takes[a] & takes[b]),
+        }
+    # Test views whose recording also feeds training or selection through another view.
+    seen_paths = paths["train"] | paths["val"]
+    out["test_views_with_sibling_in_train_or_val"] = sum(u.path in seen_paths for u, _ in split.test_views)
+
+    shared_spk = spk["test"] & (spk["train"] | spk["val"])
+    shared_paths = paths["test"] & seen_paths
+    out["speaker_independent"] = not shared_spk
+    out["same_recording"] = bool(shared_paths)
+    verdict = []
+    if shared_paths:
+        verdict.append(f"same recordings in test and train/val: {len(shared_paths)} shared "
+                       f"({out['test_views_with_sibling_in_train_or_val']} test views)")
+    verdict.append(f"speakers overlap: {len(shared_spk)} shared" if shared_spk else "speaker-independent")
+    if not shared_spk and spk["train"] & spk["val"]:
+        verdict.append("validation shares speakers with train")
+    out["verdict"] = "; ".join(verdict)
+    return out
+
+
+_SPLIT_COLUMNS = ["part", "path", "label", "speaker", "corpus", "view", "sex", "sentence", "intensity",
+                  "protocol", "seed", "fold", "val_note"]
+_UTT_FIELDS = [f.name for f in fields(Utterance)]
+
+
+def write_split(split: Split, path: str | Path) -> None:
+    """One row per (part, file, view): which file went where. Split metadata repeats on each row
+    so the file stands alone; written atomically so a crash never leaves half a split."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=_SPLIT_COLUMNS)
+            w.writeheader()
+            for part in PARTS:
+                for u, v in getattr(split, f"{part}_views"):
+                    w.writerow({"part": part, "view": v, **{k: getattr(u, k) for k in _UTT_FIELDS},
+                                "protocol": split.protocol, "seed": split.seed,
+                                "fold": "" if split.fold is None else split.fold, "val_note": split.val_note})
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_split(path: str | Path) -> Split:
+    path = Path(path)
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise ValueError(f"{path}: empty split file")
+    missing = {"part", "path", "label", "speaker", "corpus"} - set(rows[0])
+    if missing:
+        raise ValueError(f"{path}: split file lacks column(s) {sorted(missing)}")
+    views: dict[str, list[View]] = {p: [] for p in PARTS}
+    for r in rows:
+        u = Utterance(**{k: r.get(k) or "" for k in _UTT_FIELDS})
+        views[r["part"]].append((u, int(r.get("view") or 0)))
+    parts = {p: _sorted({u for u, _ in views[p]}) for p in PARTS}
+    first = rows[0]
+    n_views = max((v for _, v in views["train"] + views["val"] + views["test"]), default=0) + 1
+    return Split(first.get("protocol") or "", int(first.get("seed") or 0), first.get("fold") or None,
+                 parts["train"], parts["val"], parts["test"],
+                 train_views=_sorted_views(views["train"]), val_views=_sorted_views(views["val"]),
+                 test_views=_sorted_views(views["test"]), views=n_views, val_note=first.get("val_note") or "")
