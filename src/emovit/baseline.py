@@ -86,7 +86,7 @@ def extract_functionals(paths: list[str], feature_set: str = "ComParE_2016", cac
     smile = _smile(feature_set)
     cache = Path(cache_dir) / feature_set if cache_dir is not None else None
     rows = []
-    for p in tqdm(paths, desc=f"openSMILE {feature_set}", unit="file", disable=not progress):
+    for p in tqdm(paths, desc=f"openSMILE {feature_set}", unit="file", disable=None if progress else True):
         target = cache / f"{_cache_key(p, feature_set)}.npy" if cache is not None else None
         if target is not None and target.exists():
             rows.append(np.load(target))

@@ -215,8 +215,12 @@ def results_markdown(results: dict) -> str:
         gmacs = f"{m['gmacs']:.2f}" if "gmacs" in m else "—"
         epochs = "+".join(str(v) for v in m.get("epochs", {}).values()) or "—"
         secs = m.get("train_seconds", m.get("wall_seconds"))
-        lines.append(f"| {m.get('title', m.get('model', name))} | {params} | {gmacs} | {m['wa']:.3f} | {m['ua']:.3f} "
-                     f"| {m['macro_f1']:.3f} | {epochs} | {secs:.0f} |")
+        scores = " | ".join(_score_cell(m[k]) for k in ("wa", "ua", "macro_f1"))
+        lines.append(f"| {m.get('title', m.get('model', name))} | {params} | {gmacs} | {scores} | {epochs} | {secs:.0f} |")
+    pooled = {k: m["pooled"] for k, m in results["models"].items() if "pooled" in m}
+    if pooled:
+        lines += ["", "Scores are mean ± std over folds. Pooled over all folds (one confusion matrix): "
+                  + ", ".join(f"{k} WA {p['wa']:.3f} / UA {p['ua']:.3f}" for k, p in pooled.items())]
     cos = {k: m["cosine_to_teacher"]["mean"] for k, m in results["models"].items() if "cosine_to_teacher" in m}
     if cos:
         lines += ["", "Cosine similarity of pooled test features to the teacher's: "
@@ -224,6 +228,10 @@ def results_markdown(results: dict) -> str:
     if "timing" in results:
         lines += ["", "Time (s): " + ", ".join(f"{k.replace('_seconds', '')} {v:.0f}" for k, v in results["timing"].items())]
     return "\n".join(lines) + "\n"
+
+
+def _score_cell(value) -> str:
+    return f"{value['mean']:.3f} ± {value['std']:.3f}" if isinstance(value, dict) else f"{value:.3f}"
 
 
 def split_line(summary: dict) -> str:
@@ -272,6 +280,8 @@ def pool_folds(per_fold: list[dict], labels: list[str], run_dir: Path) -> dict:
         plot_confusion(pooled["confusion"], labels, run_dir / f"confusion-{name}.png",
                        f"{reports[0].get('title', name)}\nLOSO, pooled over {len(per_fold)} folds")
         first = reports[0]
+        if "cosine_to_teacher" in first:
+            pooled["cosine_to_teacher"] = {"mean": float(sum(r["cosine_to_teacher"]["mean"] for r in reports) / len(reports))}
         models[name] = {**{k: first[k] for k in ("title", "params_m", "gmacs", "epochs", "model") if k in first},
                         **pooled, "train_seconds": sum(r.get("train_seconds", r.get("wall_seconds", 0)) for r in reports)}
     return {"models": models, "protocol": "loso", "fold": None, "folds": [f["fold"] for f in per_fold],

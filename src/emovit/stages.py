@@ -187,7 +187,7 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
         order, view_of = _epoch_plan(n, views, config.seed, epoch)
         model.train()
         bar = tqdm(range(state["batch"], steps_per_epoch), desc=f"{name} {epoch + 1}/{config.epochs}",
-                   disable=not progress, leave=False, unit="step")
+                   disable=None if progress else True, leave=False, unit="step")
         for b in bar:
             idx = order[b * config.batch_size:(b + 1) * config.batch_size]
             x = data.train_images[idx, view_of[idx]].to(device)

@@ -71,7 +71,7 @@ def build_images(items: list[tuple[str, int]], frontend: LogMelFrontEnd, cache: 
         pending.clear()
 
     fprint = config.fingerprint()
-    for path, views in tqdm(by_path.items(), desc=desc, disable=not progress, unit="file"):
+    for path, views in tqdm(by_path.items(), desc=desc, disable=None if progress else True, unit="file"):
         try:
             digest = file_digest(path)
         except OSError as e:
