@@ -1,0 +1,103 @@
+"""End to end on a tiny EmoDB-named fixture corpus: index -> split -> 3 stages -> results."""
+import csv
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from conftest import tone
+from emovit.cli import app
+from emovit.corpora import index_corpus
+from emovit.reproduce import Recipe, reproduce
+
+import soundfile as sf
+
+EMOTIONS = {"W": 300.0, "N": 150.0, "T": 220.0}  # anger, neutral, sadness: a pitch per class
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("emodb") / "wav"
+    root.mkdir()
+    for speaker in ("03", "08", "09", "10", "11"):
+        for letter, freq in EMOTIONS.items():
+            for i, text in enumerate(("a01", "a02", "b01")):
+                seed = int(speaker) * 100 + i
+                sf.write(root / f"{speaker}{text}{letter}a.wav", tone(1.2, freq=freq * (1 + 0.02 * i), seed=seed), 16000)
+    return root
+
+
+@pytest.fixture(scope="module")
+def run(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    utterances = index_corpus("emodb", corpus).utterances
+    recipe = Recipe(epochs=1, checkpoint_every=0, baseline="eGeMAPSv02")
+    results = reproduce(utterances, "paper", out, recipe, out / "cache", torch.device("cpu"), progress=False)
+    return out, results, recipe, utterances
+
+
+def test_results_name_protocol_sizes_and_every_model(run):
+    out, results, _, _ = run
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["protocol"] == "paper"
+    assert set(saved["models"]) == {"teacher", "student", "plain", "opensmile"}
+    for name, m in saved["models"].items():
+        assert {"wa", "ua", "macro_f1", "confusion"} <= set(m), name
+        assert len(m["confusion"]) == 3
+    assert saved["split"]["sizes"]["test"] == 9  # 20% of 45, stratified
+    assert saved["split"]["speakers"]["test"]
+    assert saved["config"]["machine"]["cpu_count"] >= 1
+    assert saved["models"]["teacher"]["epochs"] == {"teacher": 1}
+    assert saved["models"]["student"]["epochs"] == {"match": 1, "student": 1}
+    assert "cosine_to_teacher" in saved["models"]["student"]
+    assert "speakers overlap" in saved["leakage"]["verdict"]
+    table = (out / "results.md").read_text()
+    assert "protocol `paper`" in table and "| Teacher" in table
+    for name in ("teacher", "student", "plain"):
+        assert (out / f"confusion-{name}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (out / "models" / f"{name}.pt").exists()
+
+
+def test_augmented_views_only_in_training(run):
+    out, _, recipe, _ = run
+    with open(out / "split.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    views = {part: {int(r["view"]) for r in rows if r["part"] == part} for part in ("train", "val", "test")}
+    assert views["train"] == set(range(recipe.views))
+    assert views["val"] == {0} and views["test"] == {0}
+    test_paths = {r["path"] for r in rows if r["part"] == "test"}
+    assert test_paths.isdisjoint({r["path"] for r in rows if r["part"] == "train"})
+
+
+def test_rerun_resumes_finished_stages_without_training(run):
+    out, results, recipe, utterances = run
+    stamps = {s: (out / s / "final.pt").stat().st_mtime_ns for s in ("teacher", "match", "student", "plain")}
+    again = reproduce(utterances, "paper", out, recipe, out / "cache", torch.device("cpu"), progress=False)
+    assert {s: (out / s / "final.pt").stat().st_mtime_ns for s in stamps} == stamps
+    assert again["models"]["student"]["wa"] == results["models"]["student"]["wa"]
+
+
+def test_cli_index_and_profile(corpus, tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["index", "emodb", str(corpus), "--out", str(tmp_path / "m.csv")])
+    assert res.exit_code == 0, res.output
+    assert "45 utterances, 5 speakers, 3 classes" in res.output
+    with open(tmp_path / "m.csv", newline="") as f:
+        assert {"path", "label", "speaker", "corpus"} <= set(csv.DictReader(f).fieldnames)
+    res = runner.invoke(app, ["profile", "--json"])
+    rows = {r["model"]: r for r in json.loads(res.output)}
+    assert rows["student"]["paper_params_m"] == 1.5 and abs(rows["student"]["params_ratio"] - 1) < 0.15
+
+
+def test_cli_reports_missing_corpus_clearly(tmp_path):
+    res = CliRunner().invoke(app, ["index", "emodb", str(tmp_path / "nowhere")])
+    assert res.exit_code == 2
+    assert "does not exist" in res.output and "Traceback" not in res.output
+
+
+def test_cli_refuses_to_resume_with_other_settings(corpus, run):
+    out = run[0]
+    res = CliRunner().invoke(app, ["reproduce", "--corpus", "emodb", "--root", str(corpus), "--out", str(out),
+                                   "--epochs", "2"])
+    assert res.exit_code == 2 and "other settings" in res.output
