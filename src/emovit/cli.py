@@ -1,7 +1,9 @@
 """The `emovit` command line: one entry point, a sub-command per job."""
 from __future__ import annotations
 
+import glob
 import json
+import os
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -155,6 +157,174 @@ def reproduce(
                   "or choose a new --out")
     utterances = _index(corpus.value, root).utterances
     run(utterances, protocol.value, out, recipe, cache, torch.device(device), progress=not quiet)
+    typer.echo((out / "results.md").read_text())
+
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
+
+
+def _audio_files(paths: list[str]) -> tuple[list[str], list[str]]:
+    """The audio files that PATHs name, and a message for each PATH that named none.
+
+    A file named outright is tried whatever its extension; folders (searched recursively) and
+    globs (expanded here when the shell did not) contribute only files with audio extensions.
+    """
+    files: list[str] = []
+    problems: list[str] = []
+    for given in paths:
+        if os.path.isfile(given):
+            files.append(given)
+            continue
+        matches = [given] if os.path.isdir(given) else sorted(glob.glob(given, recursive=True))
+        if not matches:
+            missing = "no files match this pattern" if glob.escape(given) != given else "no such file or directory"
+            problems.append(f"{given}: {missing}")
+            continue
+        found: list[str] = []
+        for match in matches:
+            inside = Path(match).rglob("*") if os.path.isdir(match) else [Path(match)]
+            found += sorted(str(f) for f in inside if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
+        if not found:
+            problems.append(f"{given}: no audio files ({' '.join(AUDIO_EXTENSIONS)}) found")
+        files += found
+    return list(dict.fromkeys(files)), problems
+
+
+def _predictions(recognizer, files: list[str], window: float | None, hop: float | None, batch_size: int = 32):
+    """(file, Prediction or AudioError) in the order of ``files``; with a window, files longer than it
+    get a timeline, the others are batched through the model."""
+    from .audio import AudioError, audio_info
+
+    for i in range(0, len(files), batch_size):
+        chunk = files[i:i + batch_size]
+        long: set[str] = set()
+        if window is not None:
+            for f in chunk:
+                try:
+                    if audio_info(f)[0] > window:
+                        long.add(f)
+                except AudioError:
+                    pass  # predict_batch below reports it
+        short = [f for f in chunk if f not in long]
+        batch = dict(zip(short, recognizer.predict_batch(short, batch_size)))
+        for f in chunk:
+            if f not in long:
+                yield f, batch[f]
+                continue
+            try:
+                yield f, recognizer.timeline(f, window, hop, batch_size)
+            except AudioError as e:
+                yield f, e
+
+
+def _csv_line(values: list) -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(values)
+    return buffer.getvalue()
+
+
+@app.command()
+def predict(
+    paths: list[str] = typer.Argument(..., help="Audio files, folders (searched recursively for .wav .flac "
+                                                ".ogg .mp3) or glob patterns."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="A run directory (uses models/student.pt) "
+                                         "or a model .pt file; default: the model shipped with emovit."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list for scripts."),
+    as_csv: bool = typer.Option(False, "--csv", help="Print CSV: file,label,duration,<one column per label>."),
+    window: Optional[float] = typer.Option(None, help="Files longer than this many seconds (at most 4) also get "
+                                           "a timeline: one verdict per window; the file's verdict is their mean."),
+    hop: Optional[float] = typer.Option(None, help="Seconds between timeline windows (default: half the window)."),
+):
+    """Recognise the emotion in speech recordings (first 4 s of each, or a timeline with --window)."""
+    from dataclasses import asdict
+
+    from .audio import AudioError
+    from .recognizer import ModelFileError, Recognizer
+
+    if as_json and as_csv:
+        _fail("choose one of --json and --csv")
+    if hop is not None and window is None:
+        _fail("--hop needs --window")
+    if window is not None:
+        hop = window / 2 if hop is None else hop
+        if window <= 0 or hop <= 0:
+            _fail("--window and --hop must be positive")
+    files, problems = _audio_files(paths)
+    for problem in problems:
+        typer.secho(f"error: {problem}", err=True, fg=typer.colors.RED)
+    if not files:
+        raise typer.Exit(2)
+    try:
+        recognizer = Recognizer.load(model)
+    except ModelFileError as e:
+        _fail(str(e))
+    if window is not None and window > recognizer.clip_seconds:
+        _fail(f"--window must be at most {recognizer.clip_seconds:g} s, the clip length the model was trained on")
+
+    labels = recognizer.labels
+    name_width = max(len("file"), *(len(f) for f in files), 16 if window is not None else 0)
+    label_width = max(len("label"), *(len(label) for label in labels))
+    if as_csv:
+        extra = ["start", "end"] if window is not None else []
+        typer.echo(_csv_line(["file", "label", "duration", *extra, *labels]), nl=False)
+    elif not as_json:
+        typer.echo(f"{'file':<{name_width}}  {'label':<{label_width}}  {'prob':>5}  {'duration':>9}")
+    records, failed = [], bool(problems)
+    for file, result in _predictions(recognizer, files, window, hop):
+        if isinstance(result, AudioError):
+            typer.secho(f"error: {result}", err=True, fg=typer.colors.RED)
+            failed = True
+        elif as_json:
+            record = {"file": file, "label": result.label, "probabilities": result.probabilities,
+                      "duration": result.duration}
+            if result.timeline is not None:
+                record["timeline"] = [asdict(s) for s in result.timeline]
+            records.append(record)
+        elif as_csv:
+            blank = ["", ""] if window is not None else []
+            typer.echo(_csv_line([file, result.label, round(result.duration, 3), *blank,
+                                  *(result.probabilities[label] for label in labels)]), nl=False)
+            for s in result.timeline or []:
+                typer.echo(_csv_line([file, s.label, round(s.end - s.start, 3), round(s.start, 3), round(s.end, 3),
+                                      *(s.probabilities[label] for label in labels)]), nl=False)
+        else:
+            typer.echo(f"{file:<{name_width}}  {result.label:<{label_width}}  "
+                       f"{result.probabilities[result.label]:>5.2f}  {result.duration:>7.1f} s")
+            for s in result.timeline or []:
+                span = f"  {s.start:.1f}-{s.end:.1f} s"
+                typer.echo(f"{span:<{name_width}}  {s.label:<{label_width}}  {s.probabilities[s.label]:>5.2f}")
+    if as_json:
+        typer.echo(json.dumps(records, indent=2))
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def baseline(
+    corpus: Corpus = typer.Option(..., help="Corpus adapter to index --root with."),
+    root: Path = typer.Option(..., help="Corpus folder (for csv: the CSV file)."),
+    protocol: Protocol = typer.Option(Protocol.paper, help="Split protocol, as for reproduce."),
+    seeds: str = typer.Option("0,1,2,3,4", help="Comma-separated split seeds (LOSO uses the first)."),
+    feature_set: str = typer.Option("ComParE_2016", help="ComParE_2016 or eGeMAPSv02."),
+    out: Path = typer.Option(..., help="Directory for results.json and results.md."),
+    cache: Path = typer.Option(Path.home() / ".cache" / "emovit", help="Feature cache directory."),
+):
+    """openSMILE functionals + linear SVM alone, over several seeds or all LOSO folds: the
+    classical reference, on exactly the splits `reproduce` uses for the same seed."""
+    from .baseline import baseline_markdown, baseline_study
+    from .checkpoint import save_json, save_text
+
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        _fail(f"--seeds must be comma-separated integers, not {seeds!r}")
+    utterances = _index(corpus.value, root).utterances
+    study = baseline_study(utterances, protocol.value, seed_list, feature_set, cache_dir=cache / "opensmile")
+    save_json(study, out / "results.json")
+    save_text(baseline_markdown(study, corpus.value), out / "results.md")
     typer.echo((out / "results.md").read_text())
 
 

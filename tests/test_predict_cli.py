@@ -1,0 +1,99 @@
+"""`emovit predict`: output formats, path expansion, per-file errors and exit codes."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from emovit.cli import app
+from test_recognizer import LABELS, write_model
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    return write_model(tmp_path_factory.mktemp("model") / "tiny.pt")
+
+
+def predict(*args):
+    return runner.invoke(app, ["predict", *map(str, args)])
+
+
+def test_table(model_file, write_tone):
+    a, b = write_tone("a.wav"), write_tone("b.wav", seconds=6.0, freq=300)
+    result = predict(a, b, "--model", model_file)
+    assert result.exit_code == 0, result.output
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["file", "label", "prob", "duration"]
+    assert [r.split()[0] for r in rows] == [str(a), str(b)]
+    for row in rows:
+        _, label, prob, duration, unit = row.split()
+        assert label in LABELS and 1 / 3 <= float(prob) <= 1 and unit == "s"
+    assert rows[1].split()[3] == "6.0"
+
+
+def test_json_and_csv_agree(model_file, write_tone):
+    a, b = write_tone("a.wav"), write_tone("b.wav", freq=300)
+    as_json = json.loads(predict(a, b, "--model", model_file, "--json").stdout)
+    as_csv = list(csv.DictReader(io.StringIO(predict(a, b, "--model", model_file, "--csv").stdout)))
+    assert [r["file"] for r in as_json] == [r["file"] for r in as_csv] == [str(a), str(b)]
+    for j, c in zip(as_json, as_csv):
+        assert set(j) == {"file", "label", "probabilities", "duration"}
+        assert sum(j["probabilities"].values()) == pytest.approx(1.0)
+        assert j["label"] == c["label"] and float(c["duration"]) == pytest.approx(j["duration"])
+        assert [float(c[k]) for k in LABELS] == pytest.approx([j["probabilities"][k] for k in LABELS])
+
+
+def test_folders_are_searched_recursively_and_globs_expanded(model_file, write_tone, tmp_path):
+    write_tone("corpus/x/one.wav")
+    write_tone("corpus/x/y/two.WAV")
+    write_tone("corpus/three.flac")
+    (tmp_path / "corpus" / "notes.txt").write_text("not audio")
+    found = json.loads(predict(tmp_path / "corpus", "--model", model_file, "--json").stdout)
+    assert sorted(r["file"].rsplit("/", 1)[1] for r in found) == ["one.wav", "three.flac", "two.WAV"]
+    globbed = json.loads(predict(tmp_path / "corpus" / "**" / "*.wav", "--model", model_file, "--json").stdout)
+    assert [r["file"].rsplit("/", 1)[1] for r in globbed] == ["one.wav"]
+
+
+def test_window_gives_long_files_a_timeline(model_file, write_tone):
+    short, long = write_tone("short.wav", seconds=3.0), write_tone("long.wav", seconds=10.0)
+    records = json.loads(predict(short, long, "--model", model_file, "--json", "--window", 4).stdout)
+    assert "timeline" not in records[0]
+    assert [s["start"] for s in records[1]["timeline"]] == pytest.approx([0, 2, 4, 6])
+    table = predict(short, long, "--model", model_file, "--window", 4, "--hop", 3).stdout.splitlines()
+    assert len(table) == 1 + 2 + 3 and table[3].startswith("  0.0-4.0 s") and table[5].startswith("  6.0-10.0 s")
+    rows = list(csv.DictReader(io.StringIO(predict(long, "--model", model_file, "--csv", "--window", 4).stdout)))
+    assert [r["start"] for r in rows] == ["", "0.0", "2.0", "4.0", "6.0"]
+
+
+def test_bad_file_is_reported_and_the_rest_finish(model_file, write_tone, tmp_path):
+    good = write_tone("good.wav")
+    bad = tmp_path / "bad.wav"
+    bad.write_text("not audio at all")
+    result = predict(bad, good, "--model", model_file, "--json")
+    assert result.exit_code == 1
+    assert [r["file"] for r in json.loads(result.stdout)] == [str(good)]
+    assert result.stderr.startswith(f"error: {bad}: not a readable audio file")
+
+
+def test_no_audio_anywhere_exits_2_naming_the_path(model_file, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = predict(tmp_path / "empty", "--model", model_file)
+    assert result.exit_code == 2
+    assert f"error: {tmp_path / 'empty'}: no audio files" in result.stderr
+    assert "no such file" in predict(tmp_path / "nowhere.wav", "--model", model_file).stderr
+    assert "no files match" in predict(tmp_path / "*.ogg", "--model", model_file).stderr
+
+
+def test_missing_model_exits_2(write_tone, tmp_path, monkeypatch):
+    clip = write_tone("a.wav")
+    result = predict(clip, "--model", tmp_path / "missing.pt")
+    assert result.exit_code == 2 and "missing.pt: no such model file" in result.stderr
+    monkeypatch.setattr("emovit.recognizer.BUNDLED_MODEL", tmp_path / "assets" / "student.pt")
+    result = predict(clip)
+    assert result.exit_code == 2
+    assert "no bundled model at" in result.stderr and "--model RUN_DIR_OR_FILE" in result.stderr
