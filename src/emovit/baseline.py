@@ -173,3 +173,32 @@ def run_baseline(split: Split, labels: list[str], feature_set: str = "ComParE_20
         "wall_seconds": time.perf_counter() - t0,
     })
     return report
+
+
+def baseline_study(utterances, protocol: str, seeds: list[int], feature_set: str = "ComParE_2016",
+                   cache_dir=None, views: int = 4, progress: bool = True) -> dict:
+    """The baseline over several seeds (paper, paper-leaky, speaker) or all LOSO folds.
+
+    Seeds give mean +- std over splits; LOSO gives mean +- std over folds and a pooled confusion.
+    """
+    from emovit.metrics import summarize_folds
+    from emovit.protocols import loso_folds, make_split
+
+    labels = sorted({u.label for u in utterances})
+    if protocol == "loso":
+        splits = [s for seed in seeds[:1] for s in loso_folds(utterances, seed=seed, views=views)]
+    else:
+        splits = [make_split(utterances, protocol, seed=seed, views=views) for seed in seeds]
+    runs = [run_baseline(s, labels, feature_set, cache_dir=cache_dir, seed=s.seed, progress=progress)
+            for s in splits]
+    return {"model": f"opensmile-{feature_set}+linear-svm", "protocol": protocol, "labels": labels,
+            "seeds": seeds if protocol != "loso" else seeds[:1], "runs": runs, **summarize_folds(runs)}
+
+
+def baseline_markdown(study: dict, corpus: str) -> str:
+    over = f"{len(study['runs'])} LOSO folds" if study["protocol"] == "loso" else f"seeds {study['seeds']}"
+    cells = " | ".join(f"{study[k]['mean']:.3f} ± {study[k]['std']:.3f}" for k in ("wa", "ua", "macro_f1"))
+    pooled = study["pooled"]
+    return (f"# {study['model']} on {corpus} — protocol `{study['protocol']}`\n\n"
+            f"| model | WA | UA | macro-F1 | over | pooled WA | pooled UA |\n|---|---|---|---|---|---|---|\n"
+            f"| {study['model']} | {cells} | {over} | {pooled['wa']:.3f} | {pooled['ua']:.3f} |\n")
