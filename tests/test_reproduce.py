@@ -101,3 +101,16 @@ def test_cli_refuses_to_resume_with_other_settings(corpus, run):
     res = CliRunner().invoke(app, ["reproduce", "--corpus", "emodb", "--root", str(corpus), "--out", str(out),
                                    "--epochs", "2"])
     assert res.exit_code == 2 and "other settings" in res.output
+
+
+def test_loso_runs_every_fold_and_pools(corpus, tmp_path):
+    utterances = index_corpus("emodb", corpus).utterances
+    recipe = Recipe(epochs=1, checkpoint_every=0, baseline=None, views=1, stages=("teacher",))
+    results = reproduce(utterances, "loso", tmp_path, recipe, tmp_path / "cache", torch.device("cpu"), progress=False)
+    assert results["protocol"] == "loso" and len(results["folds"]) == 5
+    teacher = results["models"]["teacher"]
+    assert len(teacher["wa"]["folds"]) == 5 and 0 <= teacher["ua"]["mean"] <= 1
+    assert sum(map(sum, teacher["confusion"])) == 45  # every clip tested exactly once
+    assert "± " in (tmp_path / "results.md").read_text()
+    for fold in results["folds"]:
+        assert (tmp_path / "folds" / fold / "results.json").exists()
