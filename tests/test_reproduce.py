@@ -114,3 +114,16 @@ def test_loso_runs_every_fold_and_pools(corpus, tmp_path):
     assert "± " in (tmp_path / "results.md").read_text()
     for fold in results["folds"]:
         assert (tmp_path / "folds" / fold / "results.json").exists()
+
+
+def test_paper_leaky_puts_augmented_copies_in_test(corpus, tmp_path):
+    utterances = index_corpus("emodb", corpus).utterances
+    recipe = Recipe(epochs=1, checkpoint_every=0, baseline=None, stages=("teacher",))
+    results = reproduce(utterances, "paper-leaky", tmp_path, recipe, tmp_path / "cache", torch.device("cpu"),
+                        progress=False)
+    with open(tmp_path / "split.csv", newline="") as f:
+        test_views = {(r["path"], int(r["view"])) for r in csv.DictReader(f) if r["part"] == "test"}
+    assert len(test_views) == 36  # 20% of 45 clips x 4 views
+    assert {v for _, v in test_views} == {0, 1, 2, 3}
+    assert sum(map(sum, results["models"]["teacher"]["confusion"])) == 36
+    assert results["leakage"]["same_recording"]
