@@ -328,6 +328,54 @@ def baseline(
     typer.echo((out / "results.md").read_text())
 
 
+figures_app = typer.Typer(no_args_is_help=True, help="The paper's figures, drawn from trained models.")
+app.add_typer(figures_app, name="figures")
+
+
+@figures_app.command("attention")
+def figures_attention(
+    model: list[Path] = typer.Option(..., "--model", "-m", help="Model file or run directory; repeat to compare "
+                                                                "(e.g. a 128x1 and a 16x16 teacher)."),
+    clip: list[Path] = typer.Option(..., "--clip", "-c", help="Audio clip; repeat for more rows."),
+    out: Path = typer.Option(Path("attention.png"), help="PNG to write."),
+    shift: float = typer.Option(0.5, help="Seconds of silence put before the time-shifted copy of each clip."),
+    sigma: float = typer.Option(2.0, help="Gaussian smoothing of the attention map, in pixels."),
+):
+    """Figure 6: last-layer CLS attention over the patches, for each model, on each clip and on a
+    time-shifted copy of it."""
+    from .audio import AudioError
+    from .figures import attention_figure
+    from .recognizer import ModelFileError, Recognizer
+
+    try:
+        models = {}
+        for m in model:
+            rec = Recognizer.load(m)
+            ph, pw = rec.model.config.patch_size
+            models[f"{rec.path.parent.parent.name or rec.path.stem}/{rec.path.stem} {ph}x{pw}"] = rec
+        attention_figure(models, [str(c) for c in clip], out, shift, sigma)
+    except (ModelFileError, AudioError, ValueError) as e:
+        _fail(str(e))
+    typer.echo(f"wrote {out}")
+
+
+@figures_app.command("cosine")
+def figures_cosine(run: Path = typer.Argument(..., help="A run directory of `emovit reproduce`."),
+                   out: Path = typer.Option(Path("cosine.png"), help="PNG to write.")):
+    """Figure 8: cosine similarity of student features to the teacher's, with and without
+    knowledge transfer, on the run's test clips."""
+    from .figures import cosine_figure
+    from .recognizer import ModelFileError
+
+    try:
+        stats = cosine_figure(run, out)
+    except (ModelFileError, FileNotFoundError) as e:
+        _fail(str(e))
+    for name, s in stats.items():
+        typer.echo(f"{name:<8} mean {s['mean']:.3f} ± {s['std']:.3f} over {s['n']} test clips")
+    typer.echo(f"wrote {out}")
+
+
 def main() -> None:
     app()
 

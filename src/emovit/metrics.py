@@ -82,7 +82,7 @@ def summarize_folds(reports: list[dict]) -> dict:
     return out
 
 
-def _save_atomic(fig, path: str | Path) -> None:
+def save_figure(fig, path: str | Path) -> None:
     """Render to a temp file beside the target, then rename: readers never see half a PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -133,7 +133,7 @@ def plot_confusion(confusion, labels: list[str], path: str | Path, title: str, n
             dark = shown[i, j] > 0.6 * vmax
             ax.text(j, i, f"{int(cm[i, j])}\n{100 * pct[i, j]:.0f}%", ha="center", va="center",
                     fontsize=fontsize, color="white" if dark else "black")
-    _save_atomic(fig, path)
+    save_figure(fig, path)
 
 
 _SCORE_SUFFIXES = ("ua", "wa", "acc", "accuracy", "f1")
@@ -170,4 +170,4 @@ def plot_curves(history: list[dict], path: str | Path, title: str) -> None:
         else:
             ax.text(0.5, 0.5, "no numeric curves in history", ha="center", va="center", transform=ax.transAxes)
     fig.suptitle(title)
-    _save_atomic(fig, path)
+    save_figure(fig, path)
