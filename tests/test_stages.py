@@ -77,3 +77,29 @@ def test_resume_after_interruption_gives_the_same_weights(tmp_path, stop_at):
     assert len(summary["history"]) == 3
     for (name, a), b in zip(reference.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+def test_bf16_autocast_gives_the_fp32_answers_within_tolerance():
+    from emovit.stages import infer
+
+    data = _data(n=8, views=1)
+    model = _small("teacher")
+    images = data.train_images[:, 0]
+    logits32, pooled32 = infer(model, images, torch.device("cpu"), "fp32")
+    logits16, pooled16 = infer(model, images, torch.device("cpu"), "bf16")
+    assert logits16.dtype == torch.float32  # results come back in fp32 either way
+    p32, p16 = logits32.softmax(-1), logits16.softmax(-1)
+    assert (p32 - p16).abs().max() < 0.03
+    assert torch.nn.functional.cosine_similarity(pooled32, pooled16).min() > 0.99
+
+
+def test_auto_precision_is_fp32_without_amx_or_cuda(monkeypatch, tmp_path):
+    from emovit import stages
+
+    fake = tmp_path / "cpuinfo"
+    fake.write_text("flags\t\t: fpu avx2 fma\n")
+    monkeypatch.setattr(stages, "Path", lambda _: fake)
+    assert stages.resolve_precision("auto", torch.device("cpu")) == "fp32"
+    fake.write_text("flags\t\t: fpu avx2 avx512f amx_bf16 amx_tile\n")
+    assert stages.resolve_precision("auto", torch.device("cpu")) == "bf16"
+    assert stages.resolve_precision("fp32", torch.device("cpu")) == "fp32"
