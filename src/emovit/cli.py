@@ -230,8 +230,9 @@ def _csv_line(values: list) -> str:
 def predict(
     paths: list[str] = typer.Argument(..., help="Audio files, folders (searched recursively for .wav .flac "
                                                 ".ogg .mp3) or glob patterns."),
-    model: Optional[Path] = typer.Option(None, "--model", "-m", help="A run directory (uses models/student.pt) "
-                                         "or a model .pt file; default: the model shipped with emovit."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="A run directory (uses models/student.pt), "
+                                         "a model .pt file or an exported .onnx file; default: the model shipped "
+                                         "with emovit."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list for scripts."),
     as_csv: bool = typer.Option(False, "--csv", help="Print CSV: file,label,duration,<one column per label>."),
     window: Optional[float] = typer.Option(None, help="Files longer than this many seconds (at most 4) also get "
@@ -374,6 +375,66 @@ def figures_cosine(run: Path = typer.Argument(..., help="A run directory of `emo
     for name, s in stats.items():
         typer.echo(f"{name:<8} mean {s['mean']:.3f} ± {s['std']:.3f} over {s['n']} test clips")
     typer.echo(f"wrote {out}")
+
+
+def _optional(modules: tuple[str, ...], extra: str, what: str) -> None:
+    """Fail with the install command when an optional dependency of a command is missing."""
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            _fail(f"{what} needs the '{name}' package, which is not installed: pip install 'emovit[{extra}]'")
+
+
+@app.command()
+def export(
+    out: Path = typer.Option(..., "--out", "-o", help="File to write (model.onnx)."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="A run directory (uses models/student.pt) "
+                                         "or a model .pt file; default: the model shipped with emovit."),
+    format: str = typer.Option("onnx", "--format", help="Export format; onnx is the only one."),
+    opset: int = typer.Option(17, help="ONNX opset version."),
+):
+    """Export a model to ONNX: 16 kHz mono 4 s waveform in, probabilities and embedding out (front end and
+    normaliser inside; labels and settings in the file's metadata).  Checked against PyTorch before
+    the file is written."""
+    if format.lower() != "onnx":
+        _fail(f"--format {format!r} is not supported; use onnx")
+    _optional(("onnx", "onnxruntime"), "onnx", "emovit export --format onnx")
+    from .export import ExportError, export_onnx
+    from .recognizer import ModelFileError
+
+    try:
+        difference = export_onnx(model, out, opset=opset)
+    except (ModelFileError, ExportError) as e:
+        _fail(str(e))
+    typer.echo(f"wrote {out} (max probability difference to PyTorch on probe clips: {difference:.1e})")
+
+
+@app.command()
+def serve(
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="A run directory, a model .pt file or an "
+                                         ".onnx file; default: the model shipped with emovit."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 for every interface)."),
+    port: int = typer.Option(8000, help="TCP port."),
+    max_upload_mb: float = typer.Option(20.0, help="Largest accepted upload in MiB (larger: HTTP 413)."),
+    max_seconds: float = typer.Option(600.0, help="Longest accepted recording in seconds once decoded."),
+):
+    """Serve the model over HTTP: a web page at / (upload or record), JSON at /v1/predict, /v1/health,
+    /v1/labels."""
+    _optional(("fastapi", "uvicorn", "python_multipart"), "serve", "emovit serve")
+    from .recognizer import ModelFileError, Recognizer
+    from .serve import MiB, run
+
+    if max_upload_mb <= 0 or max_seconds <= 0:
+        _fail("--max-upload-mb and --max-seconds must be positive")
+    try:
+        recognizer = Recognizer.load(model)
+    except ModelFileError as e:
+        _fail(str(e))
+    typer.echo(f"serving {recognizer.path} ({', '.join(recognizer.labels)}) on http://{host}:{port}/")
+    run(recognizer, host, port, int(max_upload_mb * MiB), max_seconds)
 
 
 def main() -> None:

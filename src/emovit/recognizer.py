@@ -113,8 +113,13 @@ class Recognizer:
     @classmethod
     def load(cls, model: str | Path | None = None, device: str | torch.device = "cpu") -> "Recognizer":
         """Load a model file, a run directory (its models/student.pt, else plain.pt, teacher.pt or any
-        other models/*.pt) or, with ``model=None``, the model shipped with emovit."""
+        other models/*.pt) or, with ``model=None``, the model shipped with emovit.  An ``.onnx`` file
+        (``emovit export``) gives an :class:`emovit.export.OnnxRecognizer` with the same API."""
         path = _resolve(model)
+        if path.suffix.lower() == ".onnx":
+            from .export import OnnxRecognizer  # optional dependency (onnxruntime), imported on demand
+
+            return OnnxRecognizer.load(path, device)
         blob = _read(path)
         try:
             config = ModelConfig.from_dict(blob["model_config"])

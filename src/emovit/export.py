@@ -1,0 +1,266 @@
+"""ONNX export of a trained model, and a Recognizer that runs the exported file with onnxruntime.
+
+The exported graph holds the whole model side of the pipeline, so an ONNX file is usable on its own:
+
+    input  ``waveform``      (batch, 64000) float32: 16 kHz mono, exactly 4 s (crop or zero-pad first)
+    output ``probabilities`` (batch, classes) softmax, classes in the order of the ``labels`` metadata
+    output ``embedding``     (batch, dim) the pooled feature (:meth:`Recognizer.embed`)
+
+Inside: log-Mel front end -> training normaliser -> network.  ``torch.stft`` does not export (the
+TorchScript exporter has no complex tensors), so :class:`ExportFrontEnd` writes the same maths with
+plain real ops: the windowed DFT as a strided convolution, the antialiased resize of the time axis
+as a fixed matrix.  Both are exact linear maps, so the graph matches :class:`LogMelFrontEnd` to
+float rounding (tested).  Left to the caller: decoding, down-mixing, resampling to 16 kHz and the
+4 s crop (:func:`emovit.audio.load_audio` and :func:`fit_length` in Python).
+
+Labels, front-end settings, the normaliser, the network config and the training metadata are stored
+as ONNX ``metadata_props`` (JSON strings), so the file describes itself.
+"""
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .features import FrontEndConfig, LogMelFrontEnd, Normalizer
+from .recognizer import ModelFileError, Recognizer
+
+ONNX_FORMAT = "emovit-onnx/1"
+OPSET = 17
+INSTALL_HINT = "pip install 'emovit[onnx]'"
+INPUT, PROBABILITIES, EMBEDDING = "waveform", "probabilities", "embedding"
+
+
+class ExportError(RuntimeError):
+    """Export failed or produced a graph that does not agree with the PyTorch model."""
+
+
+def _need(module: str, what: str):
+    """Import an optional dependency or say how to install it (the package works without it)."""
+    try:
+        return __import__(module)
+    except ImportError:
+        raise ModelFileError(f"{what} needs the '{module}' package, which is not installed: {INSTALL_HINT}") from None
+
+
+# ----------------------------------------------------------------------------------------------
+# the graph
+
+
+class ExportFrontEnd(nn.Module):
+    """:class:`LogMelFrontEnd` with export-friendly ops: same output to float rounding (see module doc)."""
+
+    def __init__(self, config: FrontEndConfig):
+        super().__init__()
+        reference = LogMelFrontEnd(config)
+        self.config = config
+        n = torch.arange(config.n_fft, dtype=torch.float64)
+        k = torch.arange(config.n_fft // 2 + 1, dtype=torch.float64)
+        angle = 2 * torch.pi * k[:, None] * n[None, :] / config.n_fft
+        window = reference.window.double()
+        basis = torch.cat([torch.cos(angle), torch.sin(angle)]) * window  # (2 * bins, n_fft)
+        self.register_buffer("dft", basis.float()[:, None], persistent=False)
+        self.register_buffer("mel_basis", reference.mel_basis, persistent=False)
+        frames = config.clip_samples // config.hop_length + 1
+        # Row i of `resize` is what the antialiased bilinear resize makes of a unit impulse at frame i.
+        impulses = torch.eye(frames, dtype=torch.float64)[None, None]
+        resize = F.interpolate(impulses, size=(frames, config.image_size[1]), mode="bilinear",
+                               align_corners=False, antialias=True)[0, 0]
+        self.register_buffer("resize", resize.float(), persistent=False)
+        if config.image_size[0] != config.n_mels:
+            raise ExportError(f"export supports images with one row per mel band, not {config.image_size}")
+
+    def forward(self, waves: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        half = c.n_fft // 2
+        spectrum = F.conv1d(F.pad(waves, (half, half))[:, None], self.dft, stride=c.hop_length)
+        bins = c.n_fft // 2 + 1
+        power = spectrum[:, :bins].square() + spectrum[:, bins:].square()
+        db = 10.0 * torch.log10((self.mel_basis @ power).clamp_min(1e-10))
+        peak = db.amax(dim=(-2, -1), keepdim=True)
+        db = torch.maximum(db - peak, torch.full_like(peak, -c.top_db))
+        return (db @ self.resize)[:, None]
+
+
+class ExportGraph(nn.Module):
+    """Waveform -> (probabilities, embedding): front end, normaliser and network in one module."""
+
+    def __init__(self, recognizer: Recognizer):
+        super().__init__()
+        self.frontend = ExportFrontEnd(recognizer.frontend.config)
+        self.mean, self.std = recognizer.normalizer.mean, recognizer.normalizer.std
+        self.model = recognizer.model
+        # logits = head(pooled(x)); taking them apart gives both outputs from one pass through the network
+        self.head = getattr(self.model, "head", None) or self.model.vit.mlp_head
+
+    def forward(self, waves: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        images = (self.frontend(waves) - self.mean) / self.std
+        pooled = self.model.pooled(images)
+        return self.head(pooled).softmax(-1), pooled
+
+
+# ----------------------------------------------------------------------------------------------
+# export
+
+
+def _metadata(recognizer: Recognizer) -> dict[str, str]:
+    config = recognizer.frontend.config
+    return {
+        "emovit_format": ONNX_FORMAT,
+        "labels": json.dumps(recognizer.labels),
+        "frontend": json.dumps(config.to_dict()),
+        "normalizer": json.dumps({"mean": recognizer.normalizer.mean, "std": recognizer.normalizer.std,
+                                  "note": "folded into the graph"}),
+        "model_config": json.dumps(recognizer.model.config.to_dict()),
+        "meta": json.dumps(recognizer.meta, default=str),
+        "source_model": recognizer.path.name if recognizer.path else "",
+        "input": f"{INPUT}: (batch, {config.clip_samples}) float32, {config.sample_rate} Hz mono, "
+                 f"the first {config.clip_seconds:g} s zero-padded; decoding and resampling are the caller's",
+    }
+
+
+def probe_signals(seconds: float = 4.0, rate: int = 16000) -> np.ndarray:
+    """Three fixed speech-like clips (harmonics, vibrato, noise, silence) for checking an export."""
+    t = np.arange(int(seconds * rate)) / rate
+    rng = np.random.default_rng(0)
+    clips = []
+    for f0, vibrato in ((120.0, 3.0), (220.0, 6.0), (310.0, 0.0)):
+        phase = 2 * np.pi * np.cumsum(f0 * (1 + 0.03 * np.sin(2 * np.pi * vibrato * t))) / rate
+        voiced = sum(np.sin(k * phase) / k for k in range(1, 8)) * np.abs(np.sin(np.pi * t / 1.3))
+        clip = 0.2 * voiced + 0.005 * rng.standard_normal(len(t))
+        clip[int(0.8 * len(t)):] = 0.0
+        clips.append(clip.astype(np.float32))
+    return np.stack(clips)
+
+
+def export_onnx(model: str | Path | Recognizer | None, out: str | Path, opset: int = OPSET,
+                tolerance: float | None = 1e-4) -> float:
+    """Write ``model`` (a model file, run directory, loaded Recognizer, or None for the bundled model) to
+    ``out`` as ONNX; returns the largest probability difference to PyTorch on :func:`probe_signals`,
+    checked before the file is put in place so a bad export never replaces a good one
+    (``tolerance=None`` skips the check).  Raises ModelFileError for a bad model or a missing package."""
+    onnx = _need("onnx", "ONNX export")
+    recognizer = model if isinstance(model, Recognizer) else Recognizer.load(model)
+    if isinstance(recognizer, OnnxRecognizer):
+        raise ModelFileError(f"{recognizer.path}: is already an ONNX model")
+    graph = ExportGraph(recognizer).cpu().eval()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        example = torch.from_numpy(probe_signals(recognizer.clip_seconds, recognizer.sample_rate)[:1])
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
+            torch.onnx.export(graph, (example,), tmp, opset_version=opset, dynamo=False,
+                              input_names=[INPUT], output_names=[PROBABILITIES, EMBEDDING],
+                              dynamic_axes={INPUT: {0: "batch"}, PROBABILITIES: {0: "batch"}, EMBEDDING: {0: "batch"}})
+        proto = onnx.load(tmp)
+        for key, value in _metadata(recognizer).items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        proto.doc_string = (f"emovit {recognizer.model.config.kind}: {INPUT} -> {PROBABILITIES}, {EMBEDDING}; "
+                            "labels and front end in metadata_props")
+        onnx.checker.check_model(proto)
+        onnx.save(proto, tmp)
+        difference = float("nan")
+        if tolerance is not None:
+            difference = parity(recognizer, OnnxRecognizer.load(tmp, threads=torch.get_num_threads()))
+            if not difference <= tolerance:
+                raise ExportError(f"the ONNX graph disagrees with PyTorch: max probability difference "
+                                  f"{difference:.2e} > {tolerance:g}")
+        os.replace(tmp, out)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return difference
+
+
+def parity(a: Recognizer, b: Recognizer, clips: np.ndarray | None = None) -> float:
+    """Largest absolute difference between two recognizers' probabilities on the same clips."""
+    clips = probe_signals(a.clip_seconds, a.sample_rate) if clips is None else clips
+    return float(np.abs(a._probabilities(list(clips)) - b._probabilities(list(clips))).max())
+
+
+# ----------------------------------------------------------------------------------------------
+# inference
+
+
+class OnnxRecognizer(Recognizer):
+    """:class:`Recognizer` (predict, predict_batch, timeline, embed) over an exported ONNX file.
+
+    Decoding and clipping are the Recognizer's; the graph does the rest, so only onnxruntime (not
+    PyTorch's model code) runs per request.  ``threads`` defaults to PyTorch's thread count, so
+    OMP_NUM_THREADS limits both backends the same way.
+    """
+
+    def __init__(self, session, labels: list[str], frontend: FrontEndConfig, normalizer: Normalizer,
+                 path: Path | None = None, meta: dict | None = None):
+        self.session = session
+        self.labels = list(labels)
+        self.config = frontend
+        self.normalizer = normalizer
+        self.path = path
+        self.meta = meta or {}
+        self.device = torch.device("cpu")
+        self.model = None  # no PyTorch network: the graph is the model
+
+    @classmethod
+    def load(cls, model: str | Path | None = None, device: str | torch.device = "cpu",
+             threads: int | None = None) -> "OnnxRecognizer":
+        """Open an ONNX file written by :func:`export_onnx`; CUDA when ``device`` is cuda and
+        onnxruntime has it, else the CPU."""
+        ort = _need("onnxruntime", "Running an ONNX model")
+        path = Path(model) if model is not None else None
+        if path is None or not path.is_file():
+            raise ModelFileError(f"{path}: no such ONNX file")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        providers = ["CPUExecutionProvider"]
+        if str(device).startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        try:
+            session = ort.InferenceSession(str(path), options, providers=providers)
+        except Exception as e:  # onnxruntime raises its own exception types for every kind of bad file
+            raise ModelFileError(f"{path}: not an ONNX model onnxruntime can run "
+                                 f"({str(e).splitlines()[0][:200]})") from None
+        props = session.get_modelmeta().custom_metadata_map
+        if props.get("emovit_format") != ONNX_FORMAT:
+            found = props.get("emovit_format")
+            raise ModelFileError(f"{path}: not an emovit ONNX file (format {found!r}; expected {ONNX_FORMAT!r}, "
+                                 "as written by `emovit export`)")
+        try:
+            labels = [str(label) for label in json.loads(props["labels"])]
+            frontend = FrontEndConfig.from_dict(json.loads(props["frontend"]))
+            norm = json.loads(props["normalizer"])
+            normalizer = Normalizer(float(norm["mean"]), float(norm["std"]))
+            meta = json.loads(props.get("meta", "{}"))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelFileError(f"{path}: damaged emovit ONNX metadata ({e})") from None
+        names = [o.name for o in session.get_outputs()]
+        if [i.name for i in session.get_inputs()] != [INPUT] or names[:1] != [PROBABILITIES]:
+            raise ModelFileError(f"{path}: unexpected graph inputs/outputs (need {INPUT} -> {PROBABILITIES})")
+        return cls(session, labels, frontend, normalizer, path, meta)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    @property
+    def clip_seconds(self) -> float:
+        return self.config.clip_seconds
+
+    def _run(self, clips: list[np.ndarray], output: str) -> np.ndarray:
+        return self.session.run([output], {INPUT: np.stack(clips).astype(np.float32, copy=False)})[0]
+
+    def _probabilities(self, clips: list[np.ndarray]) -> np.ndarray:
+        return self._run(clips, PROBABILITIES).astype(np.float32, copy=False)
+
+    def embed(self, source, sample_rate: int | None = None) -> np.ndarray:
+        wave, _ = self._decode(source, sample_rate)
+        return self._run([self._clip(wave)], EMBEDDING)[0]

@@ -1,0 +1,164 @@
+"""HTTP service around a Recognizer: a JSON API for programs and a one-page web UI for people.
+
+    GET  /             the page (src/emovit/web/index.html): pick a file or record the microphone
+    GET  /v1/health    {status, model, backend, labels, sample_rate, clip_seconds, max_upload_bytes}
+    GET  /v1/labels    {labels}
+    POST /v1/predict   multipart field ``file``, or the raw bytes with Content-Type audio/* or
+                       application/octet-stream; ``?window=&hop=`` adds a timeline
+                       -> {label, probabilities, duration[, timeline]}
+
+Errors are JSON ``{"detail": ...}``: 413 for a body over the limit (checked on Content-Length before
+reading and again while counting what arrives, since Content-Length can be absent or false), 422 for
+audio that cannot be used (the AudioError message), 400 for a malformed request, 415 for a
+non-audio Content-Type.  Uploads stay in memory: the body is read into bytes, multipart parts are
+kept in memory spools sized above the limit, and the client's file name is only used in messages.
+"""
+from __future__ import annotations
+
+import io
+from importlib import resources
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from .audio import AudioError, load_audio
+from .recognizer import Prediction, Recognizer
+
+INSTALL_HINT = "pip install 'emovit[serve]'"
+MiB = 1024 * 1024
+RAW_TYPES = ("application/octet-stream",)  # besides audio/*
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _limit_text(limit: int) -> str:
+    return f"{limit / MiB:g} MiB ({limit} bytes)"
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise HTTPException(400, f"malformed Content-Length header {declared!r}") from None
+        if size > limit:
+            raise HTTPException(413, f"upload of {size} bytes is over the limit of {_limit_text(limit)}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"upload is over the limit of {_limit_text(limit)}")
+    return bytes(body)
+
+
+async def _multipart_file(request: Request, body: bytes, limit: int) -> tuple[bytes, str]:
+    """The ``file`` part of a multipart body, parsed from memory (no spill to a temporary file)."""
+
+    async def stream():
+        yield body
+        yield b""
+
+    parser = MultiPartParser(request.headers, stream(), max_files=1, max_fields=16)
+    parser.spool_max_size = limit + 1  # the whole body fits, so the part never rolls over to disk
+    try:
+        form = await parser.parse()
+    except MultiPartException as e:
+        raise HTTPException(400, f"malformed multipart body: {e.message}") from None
+    try:
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            fields = ", ".join(sorted(form.keys())) or "none"
+            raise HTTPException(400, f"multipart body has no file field named 'file' (fields: {fields})")
+        data = await upload.read()
+        return data, upload.filename or "upload"
+    finally:
+        await form.close()
+
+
+def _as_json(prediction: Prediction) -> dict:
+    result = {"label": prediction.label, "probabilities": prediction.probabilities, "duration": prediction.duration}
+    if prediction.timeline is not None:
+        result["timeline"] = [{"start": s.start, "end": s.end, "label": s.label, "probabilities": s.probabilities}
+                              for s in prediction.timeline]
+    return result
+
+
+def _named(data: bytes, name: str) -> io.BytesIO:
+    """In-memory stream whose name shows in AudioError messages (never used as a path)."""
+    stream = io.BytesIO(data)
+    stream.name = name
+    return stream
+
+
+def create_app(recognizer: Recognizer, max_upload_bytes: int = 20 * MiB, max_seconds: float | None = 600.0) -> FastAPI:
+    """The FastAPI app serving ``recognizer``; one recognizer is shared by all requests (inference runs
+    in the thread pool, so the event loop keeps accepting while a clip is classified).  ``max_seconds``
+    bounds the decoded length, since a compressed upload under the byte limit can decode to hours."""
+    app = FastAPI(title="emovit", summary="Speech emotion recognition", version="1")
+    model_name = recognizer.path.name if recognizer.path else "bundled"
+    backend = "onnx" if getattr(recognizer, "session", None) is not None else "pytorch"
+    page = resources.files("emovit").joinpath("web/index.html").read_text(encoding="utf-8")
+
+    def classify(data: bytes, name: str, window: float | None, hop: float | None) -> Prediction:
+        if not data:
+            raise AudioError(f"{name}: is empty (0 bytes)")
+        # Decoding first checks everything (too long, NaN, too short, silent) for both kinds of answer.
+        wave = load_audio(_named(data, name), recognizer.sample_rate, max_seconds=max_seconds)
+        if window is None:
+            return recognizer.predict(wave, sample_rate=recognizer.sample_rate)
+        return recognizer.timeline(_named(data, name), window, hop)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> str:
+        return page
+
+    @app.get("/v1/health")
+    def health() -> dict:
+        return {"status": "ok", "model": model_name, "backend": backend, "labels": recognizer.labels,
+                "sample_rate": recognizer.sample_rate, "clip_seconds": recognizer.clip_seconds,
+                "max_upload_bytes": max_upload_bytes, "max_seconds": max_seconds}
+
+    @app.get("/v1/labels")
+    def labels() -> dict:
+        return {"labels": recognizer.labels}
+
+    @app.post("/v1/predict")
+    async def predict(request: Request, window: float | None = None, hop: float | None = None) -> dict:
+        """Classify one uploaded recording (first 4 s; with ``window`` a timeline over all of it)."""
+        if hop is not None and window is None:
+            raise HTTPException(422, "hop needs window")
+        if window is not None:
+            hop = window / 2 if hop is None else hop
+            if not 0 < window <= recognizer.clip_seconds:
+                raise HTTPException(422, f"window must be above 0 and at most {recognizer.clip_seconds:g} s "
+                                         f"(the clip length the model was trained on), got {window:g}")
+            if not hop > 0:
+                raise HTTPException(422, f"hop must be above 0, got {hop:g}")
+        content_type = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip().lower()
+        multipart = content_type == "multipart/form-data"
+        if not (multipart or content_type.startswith("audio/") or content_type in RAW_TYPES):
+            raise HTTPException(415, f"Content-Type {content_type!r} is not audio: send a multipart form with a "
+                                     "'file' field, or the bytes as audio/* or application/octet-stream")
+        body = await _read_body(request, max_upload_bytes)
+        data, name = await _multipart_file(request, body, max_upload_bytes) if multipart else (body, "upload")
+        try:
+            prediction = await run_in_threadpool(classify, data, name, window, hop)
+        except AudioError as e:
+            raise HTTPException(422, str(e)) from None
+        return _as_json(prediction)
+
+    return app
+
+
+def run(recognizer: Recognizer, host: str = "127.0.0.1", port: int = 8000, max_upload_bytes: int = 20 * MiB,
+        max_seconds: float | None = 600.0) -> None:
+    """Serve until interrupted (uvicorn, one process)."""
+    import uvicorn
+
+    uvicorn.run(create_app(recognizer, max_upload_bytes, max_seconds), host=host, port=port, log_level="info")
