@@ -97,7 +97,8 @@ class ExportGraph(nn.Module):
         self.mean, self.std = recognizer.normalizer.mean, recognizer.normalizer.std
         self.model = recognizer.model
         # logits = head(pooled(x)); taking them apart gives both outputs from one pass through the network
-        self.head = getattr(self.model, "head", None) or self.model.vit.mlp_head
+        head = getattr(self.model, "head", None)
+        self.head = head if head is not None else self.model.vit.mlp_head
 
     def forward(self, waves: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         images = (self.frontend(waves) - self.mean) / self.std
