@@ -69,20 +69,56 @@ def index(corpus: Corpus = typer.Argument(..., help="Corpus adapter; csv takes a
         typer.echo(f"{len(result.skipped)} files skipped (listed above on stderr)")
 
 
+def _names(text: str, choices, option: str) -> list[str]:
+    """Comma-separated names, checked against `choices`."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in choices]
+    if unknown or not names:
+        _fail(f"{option}: unknown or no model(s) {unknown}; choose from {', '.join(choices)}")
+    return names
+
+
 @app.command()
 def profile(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
-            num_classes: int = typer.Option(7, help="Classifier width (7 for EmoDB and SAVEE).")):
-    """Parameters and GMACs (one 128x128 input) of each network, next to the paper's Table 3."""
+            num_classes: int = typer.Option(7, help="Classifier width (7 for EmoDB and SAVEE)."),
+            models: str = typer.Option("all", help="Comma-separated registry names (default: every registered "
+                                                   "network; see the table)."),
+            time_it: bool = typer.Option(False, "--time", help="Also measure CPU milliseconds per clip: batch 1, "
+                                                               "after warm-up, median of --runs runs."),
+            runs: int = typer.Option(10, help="Timed forward passes per model (with --time)."),
+            threads: int = typer.Option(1, help="torch.set_num_threads for the timing (with --time).")):
+    """Parameters and GMACs (one 128x128 input) of every network, next to the paper's Table 3, and
+    with --time CPU time per clip; each as a multiple of the student's. GMACs count layers with
+    weights (as the paper's figures do); 'all' adds attention's two products."""
+    from .models import MODELS
     from .profile import profile_models
 
-    rows = profile_models(num_classes)
+    names = list(MODELS) if models == "all" else _names(models, MODELS, "--models")
+    if runs < 1 or threads < 1:
+        _fail("--runs and --threads must be at least 1")
+    announce = (lambda name: typer.echo(f"timing {name} ...", err=True)) if time_it and not as_json else None
+    rows = profile_models(num_classes, names, timing=time_it, runs=runs, threads=threads, on_model=announce)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    typer.echo(f"{'model':<16} {'params (M)':>10} {'GMACs':>8}   {'paper params':>12} {'paper GMACs':>11}")
+    typer.echo(f"{'model':<19} {'params (M)':>10} {'GMACs':>8} {'all':>8}   {'paper M':>7} {'paper G':>7}"
+               + (f" {'ms/clip':>9}" if time_it else "") + f"   {'params×':>8} {'GMACs×':>8}"
+               + (f" {'time×':>8}" if time_it else ""))
     for r in rows:
-        paper = (f"{r['paper_params_m']:>12.1f} {r['paper_gmacs']:>11.1f}" if "paper_params_m" in r else "")
-        typer.echo(f"{r['model']:<16} {r['params_m']:>10.3f} {r['gmacs']:>8.3f}   {paper}")
+        paper = (f"{r['paper_params_m']:>7.1f} {r['paper_gmacs']:>7.1f}" if "paper_params_m" in r else " " * 15)
+        line = f"{r['model']:<19} {r['params_m']:>10.3f} {r['gmacs']:>8.3f} {r['gmacs_all']:>8.3f}   {paper}"
+        line += f" {r['ms_per_clip']:>9.1f}" if time_it else ""
+        if "params_vs_student" in r:
+            line += f"   {r['params_vs_student']:>8.1f} {r['gmacs_vs_student']:>8.1f}"
+            line += f" {r['time_vs_student']:>8.1f}" if time_it else ""
+        typer.echo(line)
+    typer.echo("GMACs: layers with weights (as the paper counts); all: with attention's products. "
+               "×: multiple of the student's.")
+    for r in rows:
+        if "note" in r:
+            typer.echo(f"note ({r['model']}): {r['note']}")
+    if time_it:
+        typer.echo(f"time: batch 1, median of {runs} runs after warm-up, {threads} thread(s), on this machine's CPU")
 
 
 def _parse_patch(text: str) -> tuple[int, int]:
@@ -157,6 +193,68 @@ def reproduce(
                   "or choose a new --out")
     utterances = _index(corpus.value, root).utterances
     run(utterances, protocol.value, out, recipe, cache, torch.device(device), progress=not quiet)
+    typer.echo((out / "results.md").read_text())
+
+
+@app.command()
+def compare(
+    corpus: Corpus = typer.Option(..., help="Corpus adapter to index --root with."),
+    root: Path = typer.Option(..., help="Corpus folder (for csv: the CSV file)."),
+    protocol: Protocol = typer.Option(Protocol.paper, help="paper, paper-leaky or speaker (one split; "
+                                      "not loso)."),
+    models: str = typer.Option("student,teacher,ast,septr", help="Comma-separated networks (see `emovit profile`) "
+                               "and/or 'plain' (the student, CE only). 'student' and 'student-16x16' learn by "
+                               "knowledge transfer from 'teacher'/'teacher-16x16', trained first."),
+    out: Path = typer.Option(..., help="Run directory. Re-running the same command resumes it."),
+    epochs: int = typer.Option(50, help="Epochs of each stage (paper: 50). Fewer for a smoke run."),
+    batch_size: int = typer.Option(4, help="Mini-batch size (paper: 4)."),
+    lr: float = typer.Option(1e-4, help="Adam learning rate (paper: 1e-4)."),
+    lr_halve_every: int = typer.Option(10, help="Halve the learning rate every N epochs (paper: 10)."),
+    alpha: float = typer.Option(10.0, help="Weight of L1 feature matching in the student's stage 3 (paper: 10)."),
+    views: int = typer.Option(4, help="Views per training clip: 1 = no augmentation, 4 = original + noise, "
+                                     "time-shift and speed copies."),
+    select: str = typer.Option("best", help="Weights kept from each stage: 'best' validation epoch or 'last'."),
+    seed: int = typer.Option(0, help="Seed of the split, initialisation, augmentation and sample order."),
+    precision: str = typer.Option("auto", help="fp32, bf16 (autocast) or auto (bf16 on CUDA or AMX CPUs)."),
+    device: str = typer.Option("auto", help="cpu, cuda or auto."),
+    ast_checkpoint: Optional[Path] = typer.Option(None, help="A local timm/DeiT (or AST) state dict to start AST "
+                                                  "from; nothing is downloaded. Default: AST from scratch."),
+    time_runs: int = typer.Option(10, help="Timed CPU forward passes per model for ms/clip (0: do not time)."),
+    threads: int = typer.Option(1, help="torch.set_num_threads for the ms/clip timing."),
+    cache: Path = typer.Option(Path.home() / ".cache" / "emovit", help="Feature cache directory."),
+    checkpoint_every: int = typer.Option(200, help="Also checkpoint every N steps inside an epoch."),
+    quiet: bool = typer.Option(False, help="No progress bars."),
+):
+    """Train and test several networks on ONE split (same images, normaliser, optimiser and stage
+    loop) and write a Table-2-like results.md: WA, UA, macro-F1, params, GMACs, training time and
+    CPU time per clip."""
+    import torch
+
+    from .compare import CHOICES, CompareError, compare as run
+    from .reproduce import Recipe
+
+    names = _names(models, CHOICES, "--models")
+    if protocol == Protocol.loso:
+        _fail("compare runs one split; choose paper, paper-leaky or speaker")
+    if select not in ("best", "last"):
+        _fail("--select must be 'best' or 'last'")
+    if precision not in ("auto", "fp32", "bf16"):
+        _fail("--precision must be auto, fp32 or bf16")
+    if time_runs < 0 or threads < 1:
+        _fail("--time-runs must be at least 0 and --threads at least 1")
+    if ast_checkpoint is not None and not ast_checkpoint.is_file():
+        _fail(f"--ast-checkpoint {ast_checkpoint}: no such file")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    recipe = Recipe(epochs=epochs, batch_size=batch_size, lr=lr, lr_halve_every=lr_halve_every, alpha=alpha,
+                    views=views, select=select, seed=seed, precision=precision, baseline=None,
+                    checkpoint_every=checkpoint_every)
+    utterances = _index(corpus.value, root).utterances
+    try:
+        run(utterances, protocol.value, names, out, recipe, cache, torch.device(device), progress=not quiet,
+            checkpoint=ast_checkpoint, time_runs=time_runs, threads=threads)
+    except CompareError as e:
+        _fail(str(e))
     typer.echo((out / "results.md").read_text())
 
 

@@ -21,7 +21,7 @@ import torch
 
 from .audio import AudioError, Source, _describe, fit_length, from_array, iter_blocks, load_audio
 from .features import FrontEndConfig, LogMelFrontEnd, Normalizer
-from .models import EmotionViT, ModelConfig
+from .models import ModelConfig, build_from_config
 
 BUNDLED_MODEL = Path(__file__).parent / "assets" / "student.pt"
 MODEL_FORMAT = "emovit-model/1"
@@ -100,7 +100,7 @@ def _read(path: Path) -> dict:
 class Recognizer:
     """A trained model with its front end and normaliser, ready for inference on one device."""
 
-    def __init__(self, model: EmotionViT, labels: list[str], normalizer: Normalizer, frontend: FrontEndConfig,
+    def __init__(self, model: torch.nn.Module, labels: list[str], normalizer: Normalizer, frontend: FrontEndConfig,
                  device: str | torch.device = "cpu", path: Path | None = None, meta: dict | None = None):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
@@ -123,7 +123,7 @@ class Recognizer:
         blob = _read(path)
         try:
             config = ModelConfig.from_dict(blob["model_config"])
-            network = EmotionViT(config)
+            network = build_from_config(config)
             network.load_state_dict(blob["state_dict"])
             labels = [str(label) for label in blob["labels"]]
             normalizer = Normalizer(float(blob["normalizer"]["mean"]), float(blob["normalizer"]["std"]))

@@ -16,6 +16,7 @@ import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -24,7 +25,7 @@ from .corpora.manifest import Utterance, write_manifest
 from .features import FeatureCache, FrontEndConfig, LogMelFrontEnd, Normalizer
 from .metrics import classification_report, cosine_similarity, plot_confusion, plot_curves, summarize_folds
 from .models import EmotionViT, student_config, teacher_config
-from .profile import count
+from .profile import count, time_per_clip
 from .protocols import Split, leakage_audit, loso_folds, make_split, write_split
 from .stages import StageConfig, StageData, infer, resolve_precision, run_stage, seed_everything, teacher_features
 from .views import build_images
@@ -93,18 +94,68 @@ def _stack_groups(groups, image_of) -> torch.Tensor:
     return torch.stack([torch.stack([image_of[it] for it in g]) for g in groups])
 
 
-def deployable(model: EmotionViT, labels, normalizer: Normalizer, frontend: FrontEndConfig, meta: dict) -> dict:
+def deployable(model: torch.nn.Module, labels, normalizer: Normalizer, frontend: FrontEndConfig, meta: dict) -> dict:
     """What a Recognizer needs to run a model with no run directory around it."""
     return {"format": "emovit-model/1", "model_config": model.config.to_dict(), "state_dict": model.state_dict(),
             "labels": list(labels), "normalizer": asdict(normalizer), "frontend": frontend.to_dict(), "meta": meta}
 
 
-def run_split(split: Split, labels: list[str], run_dir: Path, recipe: Recipe, cache_dir: Path | None,
-              device: torch.device, progress: bool = True) -> dict:
-    """Train and evaluate every model of the recipe on one split; returns the results dict."""
+@dataclass
+class SplitData:
+    """A split as normalised images: what every model of a run trains on and is tested on."""
+
+    data: StageData
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    normalizer: Normalizer
+    frontend: FrontEndConfig
+    audit: dict
+    failures: dict
+    feature_seconds: float
+
+
+@dataclass
+class Job:
+    """One model of a run: how to build it, which stages train it and where each stage writes.
+
+    `stages` holds (stage name of `emovit.stages`, folder under the run directory). A job with a
+    `teacher` is trained on that job's pooled features (stages 'match' and 'student'); a job with
+    a `reference` reports the cosine similarity of its test features to that job's.
+    """
+
+    name: str
+    title: str
+    build: Callable[[], torch.nn.Module]
+    stages: tuple[tuple[str, str], ...]
+    seed_offset: int = 0
+    teacher: str | None = None
+    reference: str | None = None
+
+
+def paper_jobs(num_classes: int, recipe: Recipe) -> list[Job]:
+    """The recipe's models: teacher, then student (stages 2+3) and the CE-only student, which
+    start from the same weights (same seed) so that only knowledge transfer differs."""
+    def teacher():
+        return EmotionViT(teacher_config(num_classes, recipe.teacher_depth, recipe.patch_size))
+
+    def student():
+        return EmotionViT(student_config(num_classes, recipe.student_depth, recipe.patch_size))
+
+    jobs = [Job("teacher", MODEL_TITLES["teacher"], teacher, (("teacher", "teacher"),))]
+    if "student" in recipe.stages:
+        jobs.append(Job("student", MODEL_TITLES["student"], student, (("match", "match"), ("student", "student")),
+                        seed_offset=1, teacher="teacher", reference="teacher"))
+    if "plain" in recipe.stages:
+        jobs.append(Job("plain", MODEL_TITLES["plain"], student, (("plain", "plain"),), seed_offset=1,
+                        reference="teacher"))
+    return jobs
+
+
+def prepare_split(split: Split, labels: list[str], run_dir: Path, recipe: Recipe, cache_dir: Path | None,
+                  progress: bool = True) -> SplitData:
+    """Write the split and its leakage audit, build every image once and normalise them with the
+    training part's statistics."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    precision = resolve_precision(recipe.precision, device)
     label_index = {name: i for i, name in enumerate(labels)}
     write_split(split, run_dir / "split.csv")
     audit = leakage_audit(split)
@@ -136,71 +187,99 @@ def run_split(split: Split, labels: list[str], run_dir: Path, recipe: Recipe, ca
         else torch.empty(0, 1, *frontend_config.image_size),
         val_labels=torch.tensor([label_of[p] for p, _ in val_items], dtype=torch.long),
     )
-    test_images = normalizer(torch.stack([image_of[it] for it in test_items]))
-    test_labels = torch.tensor([label_of[p] for p, _ in test_items])
-    del image_of, train_raw
+    return SplitData(data=data, test_images=normalizer(torch.stack([image_of[it] for it in test_items])),
+                     test_labels=torch.tensor([label_of[p] for p, _ in test_items]), normalizer=normalizer,
+                     frontend=frontend_config, audit=audit, failures=dict(built.failures),
+                     feature_seconds=feature_seconds)
 
-    stage_config = recipe.stage_config()
-    seed_everything(recipe.seed)
-    teacher = EmotionViT(teacher_config(len(labels), recipe.teacher_depth, recipe.patch_size))
-    summaries = {"teacher": run_stage("teacher", teacher, data, stage_config, run_dir / "teacher", labels,
-                                      device, precision, progress)}
-    teacher.to(device)
-    data.train_targets = teacher_features(teacher, data.train_images, device, precision)
-    data.val_targets = teacher_features(teacher, data.val_images, device, precision)
 
-    trained = {"teacher": teacher}
-    if "student" in recipe.stages:
-        seed_everything(recipe.seed + 1)
-        student = EmotionViT(student_config(len(labels), recipe.student_depth, recipe.patch_size))
-        summaries["match"] = run_stage("match", student, data, stage_config, run_dir / "match", labels,
-                                       device, precision, progress)
-        summaries["student"] = run_stage("student", student, data, stage_config, run_dir / "student", labels,
-                                         device, precision, progress)
-        trained["student"] = student
-    if "plain" in recipe.stages:
-        seed_everything(recipe.seed + 1)  # same initial weights as the transferred student
-        plain = EmotionViT(student_config(len(labels), recipe.student_depth, recipe.patch_size))
-        summaries["plain"] = run_stage("plain", plain, data, stage_config, run_dir / "plain", labels,
-                                       device, precision, progress)
-        trained["plain"] = plain
+def train_jobs(jobs: list[Job], prepared: SplitData, labels: list[str], run_dir: Path, recipe: Recipe,
+               device: torch.device, precision: str, progress: bool = True) -> tuple[dict, dict]:
+    """Train the jobs in order (a teacher before the jobs that follow it); finished stages are
+    loaded, not retrained. Returns the trained models by job name and stage summaries by folder."""
+    data, stage_config = prepared.data, recipe.stage_config()
+    trained: dict[str, torch.nn.Module] = {}
+    summaries: dict[str, dict] = {}
+    targets_of = None
+    for job in jobs:
+        if job.teacher is not None and job.teacher != targets_of:
+            teacher = trained[job.teacher].to(device)
+            data.train_targets = teacher_features(teacher, data.train_images, device, precision)
+            data.val_targets = teacher_features(teacher, data.val_images, device, precision)
+            targets_of = job.teacher
+        seed_everything(recipe.seed + job.seed_offset)
+        model = job.build()
+        for stage, folder in job.stages:
+            summaries[folder] = run_stage(stage, model, data, stage_config, run_dir / folder, labels, device,
+                                          precision, progress)
+        trained[job.name] = model
+    return trained, summaries
 
-    for stage, summary in summaries.items():
-        plot_curves(summary["history"], run_dir / stage / "curves.png", f"{stage} — {split.protocol}")
 
-    results: dict = {"models": {}, "protocol": split.protocol, "fold": split.fold, "seed": recipe.seed,
-                     "split": split.summary(), "leakage": audit, "labels": labels, "precision": precision,
-                     "failures": {p: r for p, r in built.failures.items()}}
-    _, teacher_test = infer(teacher, test_images, device, precision)
+def evaluate_jobs(jobs: list[Job], trained: dict, summaries: dict, prepared: SplitData, split: Split,
+                  labels: list[str], run_dir: Path, recipe: Recipe, device: torch.device, precision: str,
+                  time_runs: int = 0, threads: int = 1) -> dict:
+    """Test every trained job once on the test part: scores, confusion PNG, size, training time
+    (and, with time_runs, CPU milliseconds per clip); training curves of every stage; each model
+    saved as RUN/models/NAME.pt."""
+    for folder, summary in summaries.items():
+        plot_curves(summary["history"], run_dir / folder / "curves.png", f"{folder} — {split.protocol}")
+    test_images, test_labels = prepared.test_images, prepared.test_labels
+    references = {job.reference for job in jobs if job.reference in trained}
+    reference_features = {name: infer(trained[name], test_images, device, precision)[1] for name in references}
     meta = {"protocol": split.protocol, "seed": recipe.seed, "corpus": sorted({u.corpus for u in split.train})}
-    for name, model in trained.items():
+    entries = {}
+    for job in jobs:
+        model = trained[job.name]
         logits, pooled = infer(model, test_images, device, precision)
         report = classification_report(test_labels.numpy(), logits.argmax(1).numpy(), labels)
-        plot_confusion(report["confusion"], labels, run_dir / f"confusion-{name}.png",
-                       f"{MODEL_TITLES[name]}\n{split.protocol} protocol, test n={len(test_labels)}")
-        stage_names = ["teacher"] if name == "teacher" else (["match", "student"] if name == "student" else ["plain"])
-        entry = {"title": MODEL_TITLES[name], **count(model.cpu()), **report,
-                 "epochs": {s: summaries[s]["epochs"] for s in stage_names},
-                 "selected_epoch": {s: summaries[s]["selected_epoch"] for s in stage_names},
-                 "train_seconds": sum(summaries[s]["wall_seconds"] for s in stage_names)}
-        model.to(device)
-        if name != "teacher":
-            entry["cosine_to_teacher"] = cosine_similarity(pooled.numpy(), teacher_test.numpy())
-        results["models"][name] = entry
-        save_torch(deployable(model, labels, normalizer, frontend_config, meta), run_dir / "models" / f"{name}.pt")
+        plot_confusion(report["confusion"], labels, run_dir / f"confusion-{job.name}.png",
+                       f"{job.title}\n{split.protocol} protocol, test n={len(test_labels)}")
+        entry = {"title": job.title, **count(model), **report,
+                 "epochs": {stage: summaries[folder]["epochs"] for stage, folder in job.stages},
+                 "selected_epoch": {stage: summaries[folder]["selected_epoch"] for stage, folder in job.stages},
+                 "train_seconds": sum(summaries[folder]["wall_seconds"] for _, folder in job.stages)}
+        if time_runs:
+            entry.update(time_per_clip(model.cpu(), prepared.frontend.image_size, runs=time_runs, threads=threads))
+            model.to(device)
+        if job.reference in reference_features:
+            entry["cosine_to_teacher"] = cosine_similarity(pooled.numpy(), reference_features[job.reference].numpy())
+        entries[job.name] = entry
+        save_torch(deployable(model, labels, prepared.normalizer, prepared.frontend, meta),
+                   run_dir / "models" / f"{job.name}.pt")
+    return entries
 
+
+def run_split(split: Split, labels: list[str], run_dir: Path, recipe: Recipe, cache_dir: Path | None,
+              device: torch.device, progress: bool = True) -> dict:
+    """Train and evaluate every model of the recipe on one split; returns the results dict."""
+    started = time.perf_counter()
+    precision = resolve_precision(recipe.precision, device)
+    prepared = prepare_split(split, labels, run_dir, recipe, cache_dir, progress)
+    jobs = paper_jobs(len(labels), recipe)
+    trained, summaries = train_jobs(jobs, prepared, labels, run_dir, recipe, device, precision, progress)
+    results = split_results(split, prepared, labels, recipe, precision)
+    results["models"] = evaluate_jobs(jobs, trained, summaries, prepared, split, labels, run_dir, recipe, device,
+                                      precision)
     if recipe.baseline:
         from .baseline import run_baseline  # optional dependency: opensmile
 
         results["models"]["opensmile"] = run_baseline(split, labels, recipe.baseline,
                                                        cache_dir=cache_dir / "opensmile" if cache_dir else None,
                                                        seed=recipe.seed)
-    results["timing"] = {"features_seconds": feature_seconds,
+    results["timing"] = {"features_seconds": prepared.feature_seconds,
                          **{f"{s}_seconds": summaries[s]["wall_seconds"] for s in summaries},
                          "total_seconds": time.perf_counter() - started}
     save_json(results, run_dir / "results.json")
     save_text(results_markdown(results), run_dir / "results.md")
     return results
+
+
+def split_results(split: Split, prepared: SplitData, labels: list[str], recipe: Recipe, precision: str) -> dict:
+    """The part of results.json that describes the split rather than a model."""
+    return {"models": {}, "protocol": split.protocol, "fold": split.fold, "seed": recipe.seed,
+            "split": split.summary(), "leakage": prepared.audit, "labels": labels, "precision": precision,
+            "failures": prepared.failures}
 
 
 def results_markdown(results: dict) -> str:
@@ -210,13 +289,19 @@ def results_markdown(results: dict) -> str:
              "", f"Split: {split_line(split)}", f"Leakage audit: {results['leakage'].get('verdict', '')}", "",
              "| Model | Params (M) | GMACs | WA | UA | macro-F1 | epochs | train time (s) |",
              "|---|---|---|---|---|---|---|---|"]
+    timed = any("ms_per_clip" in m for m in results["models"].values())
+    if timed:
+        lines[-2:] = [lines[-2] + " CPU ms/clip |", lines[-1] + "---|"]
     for name, m in results["models"].items():
         params = f"{m['params_m']:.2f}" if "params_m" in m else "—"
         gmacs = f"{m['gmacs']:.2f}" if "gmacs" in m else "—"
         epochs = "+".join(str(v) for v in m.get("epochs", {}).values()) or "—"
         secs = m.get("train_seconds", m.get("wall_seconds"))
         scores = " | ".join(_score_cell(m[k]) for k in ("wa", "ua", "macro_f1"))
-        lines.append(f"| {m.get('title', m.get('model', name))} | {params} | {gmacs} | {scores} | {epochs} | {secs:.0f} |")
+        row = f"| {m.get('title', m.get('model', name))} | {params} | {gmacs} | {scores} | {epochs} | {secs:.0f} |"
+        if timed:
+            row += f" {m['ms_per_clip']:.1f} |" if "ms_per_clip" in m else " — |"
+        lines.append(row)
     pooled = {k: m["pooled"] for k, m in results["models"].items() if "pooled" in m}
     if pooled:
         lines += ["", "Scores are mean ± std over folds. Pooled over all folds (one confusion matrix): "

@@ -76,22 +76,34 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16" if "amx_bf16" in flags else "fp32"
 
 
+def _head_shape(head: torch.nn.Module) -> tuple[int, int]:
+    """(pooled width, classes) of a head that starts and ends with Linear layers (possibly one)."""
+    linears = [m for m in head.modules() if isinstance(m, torch.nn.Linear)]
+    return linears[0].in_features, linears[-1].out_features
+
+
 @torch.no_grad()
 def infer(model: torch.nn.Module, images: torch.Tensor, device: torch.device, precision: str = "fp32",
-          batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits and pooled features of `images`, in eval mode, in fp32 on the CPU."""
+          batch_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and pooled features of `images`, in eval mode, in fp32 on the CPU.
+
+    Any model with `pooled(x)` and a `head` (logits = head(pooled)) will do: the paper's networks
+    and the peer models of `emovit.models` alike. Batches hold 64 images unless the model asks for
+    fewer with an `inference_batch` attribute (SepTr 1x1 has 16,512 tokens per clip).
+    """
+    batch_size = batch_size or getattr(model, "inference_batch", 64)
     model.eval()
     logits, pooled = [], []
     for i in range(0, len(images), batch_size):
         x = images[i:i + batch_size].to(device)
         with autocast(device, precision):
             p = model.pooled(x)
-            z = model.vit.mlp_head(p)
+            z = model.head(p)
         logits.append(z.float().cpu())
         pooled.append(p.float().cpu())
-    dim = model.vit.mlp_head.in_features
     if not logits:
-        return torch.empty(0, model.vit.mlp_head.out_features), torch.empty(0, dim)
+        dim, classes = _head_shape(model.head)
+        return torch.empty(0, classes), torch.empty(0, dim)
     return torch.cat(logits), torch.cat(pooled)
 
 
@@ -116,7 +128,7 @@ def _loss(kind: str, model, x, y, target, alpha: float):
     l1 = F.l1_loss(pooled.float(), target)
     if kind == "l1":
         return l1, None
-    logits = model.vit.mlp_head(pooled)
+    logits = model.head(pooled)
     return F.cross_entropy(logits.float(), y) + alpha * l1, logits
 
 

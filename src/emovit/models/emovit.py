@@ -6,11 +6,10 @@ position from the teacher in stages 2 and 3 (see `emovit.stages`).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-
 import torch
 from torch import nn
 
+from .config import ModelConfig
 from .vit import ViT
 
 STEM_CHANNELS = (16, 32, 64, 32, 16, 1)
@@ -47,41 +46,13 @@ class CoordinateEncoding(nn.Module):
         return torch.cat((img, grid), dim=1)
 
 
-@dataclass
-class ModelConfig:
-    """Everything needed to rebuild a network from a checkpoint."""
-
-    kind: str = "student"  # "teacher" or "student"
-    num_classes: int = 7
-    image_size: tuple[int, int] = (128, 128)
-    patch_size: tuple[int, int] = (128, 1)
-    dim: int = 256
-    depth: int = 3
-    heads: int = 5
-    dim_head: int = 64
-    mlp_dim: int = 256
-    dropout: float = 0.0
-    stem: bool = False
-    coordinates: bool = False
-    position: str = "none"
-    extra: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        d = dict(d)
-        d["image_size"] = tuple(d["image_size"])
-        d["patch_size"] = tuple(d["patch_size"])
-        return cls(**d)
-
-
 class EmotionViT(nn.Module):
     """A ViT with an optional conv stem and optional coordinate channels in front."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
+        if config.arch != "vit":
+            raise ValueError(f"EmotionViT builds arch 'vit', not {config.arch!r}: use emovit.models.build_from_config")
         self.config = config
         channels = 1
         self.stem = ConvStem(channels) if config.stem else nn.Identity()
@@ -111,6 +82,11 @@ class EmotionViT(nn.Module):
         """The 256-d pooled feature (CLS after the final LayerNorm) matched in stages 2 and 3."""
         return self.vit.pooled(self._image(x))
 
+    @property
+    def head(self) -> nn.Module:
+        """The classifier on the pooled feature: logits = head(pooled(x))."""
+        return self.vit.mlp_head
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.vit(self._image(x))
 
@@ -119,9 +95,14 @@ class EmotionViT(nn.Module):
 
 
 def teacher_config(num_classes: int, depth: int = 6, patch_size=(128, 1), **overrides) -> ModelConfig:
-    """The paper's teacher: conv stem + image coordinate encoding + ViT (depth 6 or 12)."""
+    """The paper's teacher: conv stem + image coordinate encoding + ViT (depth 6 or 12).
+
+    `overrides` may replace any field, stem and coordinates included: the Table 1 variants are
+    `coordinates=False` (teacher_nope) and `coordinates=False, position="learned"|"sinusoidal"`.
+    """
+    settings = {"stem": True, "coordinates": True, **overrides}
     return ModelConfig(kind="teacher", num_classes=num_classes, depth=depth, patch_size=tuple(patch_size),
-                       stem=True, coordinates=True, **overrides)
+                       **settings)
 
 
 def student_config(num_classes: int, depth: int = 3, patch_size=(128, 1), **overrides) -> ModelConfig:

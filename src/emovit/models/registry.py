@@ -1,0 +1,68 @@
+"""Every network emovit can train, by name: the paper's teacher and student, the teacher's
+Table 1 variants, and the peer models of Tables 2-3.
+
+All of them share one small interface, which is all `emovit.stages` relies on:
+  pooled(x)  -> (batch, dim) feature;  head -> module with logits = head(pooled(x));
+  forward(x) == head(pooled(x));       config -> ModelConfig (saved with the weights).
+`build(name, n)` makes a fresh one; `build_from_config(config)` rebuilds a saved one.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from torch import nn
+
+from .ast import AST, ast_config, load_deit_weights
+from .config import ModelConfig
+from .emovit import EmotionViT, student_config, teacher_config
+from .septr import SepTr, septr_config
+
+SQUARE = (16, 16)
+
+# name -> (what it is, config factory taking num_classes)
+MODELS: dict[str, tuple[str, Callable[[int], ModelConfig]]] = {
+    "teacher": ("Teacher: conv stem + image coordinate encoding + ViT, depth 6 (teacher_ice, Table 1)",
+                lambda n: teacher_config(n)),
+    "teacher-nope": ("Teacher without positional encoding: conv stem + ViT (teacher_nope, Table 1)",
+                     lambda n: teacher_config(n, coordinates=False)),
+    "teacher-learned": ("Teacher with a learned positional embedding instead of coordinates",
+                        lambda n: teacher_config(n, coordinates=False, position="learned")),
+    "teacher-sinusoidal": ("Teacher with a sinusoidal positional embedding instead of coordinates",
+                           lambda n: teacher_config(n, coordinates=False, position="sinusoidal")),
+    "teacher-16x16": ("Teacher on 16x16 square patches", lambda n: teacher_config(n, patch_size=SQUARE)),
+    "teacher-depth12": ("Teacher, depth 12", lambda n: teacher_config(n, depth=12)),
+    "student": ("Student: plain ViT, 128x1 vertical patches, depth 3", lambda n: student_config(n)),
+    "student-16x16": ("Student on 16x16 square patches", lambda n: student_config(n, patch_size=SQUARE)),
+    "ast": ("AST (Gong et al. 2021): ViT-Base, 16x16 patches, no overlap, from scratch unless a checkpoint is given",
+            lambda n: ast_config(n)),
+    "ast-overlap": ("AST with its own overlapping 16x16 patches (stride 10)", lambda n: ast_config(n, stride=(10, 10))),
+    "septr": ("SepTr (Ristea et al. 2022): 1x1 patches, 3 separable blocks", lambda n: septr_config(n)),
+    "septr-16x16": ("SepTr on 16x16 cells (average-pooled, as SepTr's down_sample_input)",
+                    lambda n: septr_config(n, patch_size=SQUARE)),
+}
+
+ARCHITECTURES: dict[str, Callable[[ModelConfig], nn.Module]] = {"vit": EmotionViT, "ast": AST, "septr": SepTr}
+
+
+def model_config(name: str, num_classes: int, **overrides) -> ModelConfig:
+    """The configuration `name` stands for; `overrides` replace fields (e.g. image_size for tests)."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+    config = MODELS[name][1](num_classes)
+    return ModelConfig.from_dict({**config.to_dict(), **overrides}) if overrides else config
+
+
+def build_from_config(config: ModelConfig) -> nn.Module:
+    """The network a saved ModelConfig describes (files without `arch` are 'vit')."""
+    return ARCHITECTURES[config.arch](config)
+
+
+def build(name: str, num_classes: int, checkpoint: str | Path | None = None, **overrides) -> nn.Module:
+    """A fresh network by registry name. `checkpoint`: a local timm/DeiT state dict (AST only)."""
+    model = build_from_config(model_config(name, num_classes, **overrides))
+    if checkpoint is not None:
+        if not isinstance(model, AST):
+            raise ValueError(f"a pretrained checkpoint is only supported for AST, not {name!r}")
+        load_deit_weights(model, checkpoint)
+    return model
