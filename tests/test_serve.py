@@ -160,7 +160,7 @@ def test_page_has_the_upload_form_and_nothing_external(client):
 def test_serve_command(monkeypatch, tmp_path):
     model = write_model(tmp_path / "m.pt")
     seen = {}
-    monkeypatch.setattr("emovit.serve.run", lambda recognizer, host, port, limit, seconds: seen.update(
+    monkeypatch.setattr("emovit.serve.run", lambda recognizer, host, port, limit, seconds, **options: seen.update(
         labels=recognizer.labels, host=host, port=port, limit=limit, seconds=seconds))
     runner = CliRunner()
     result = runner.invoke(cli, ["serve", "--model", str(model), "--port", "8123", "--max-upload-mb", "5"])

@@ -7,7 +7,9 @@ PCM/float flavour, FLAC, OGG/Vorbis, MP3), resampling through soxr at 'HQ' quali
 Bad input never escapes as a raw libsndfile traceback: it becomes an :class:`AudioError` whose
 message starts with the file name (``<bytes>`` / ``<array>`` / ``<stream>`` for in-memory input)
 and says what is wrong with it.  The header is checked before any sample is decoded, so a
-``max_seconds`` limit refuses an hour-long file without reading it.
+``max_seconds`` limit refuses an hour-long file without reading it, and a header that claims more
+than :data:`MAX_SAMPLES` samples is refused whatever the limit.  Samples are then read in blocks
+of bounded size, so memory follows what the file really holds, not what its header claims.
 """
 from __future__ import annotations
 
@@ -26,9 +28,15 @@ CLIP_SECONDS = 4.0
 
 MIN_SECONDS = 0.1  # shorter than this is not an utterance
 SILENCE_PEAK = 1e-5  # a peak below this (about -100 dBFS) counts as silence
+# float samples are nominally within +-1; far above that a file is garbage (and averaging channels
+# of 1e38 overflows to inf, which the front end would turn into NaN probabilities)
+MAX_PEAK = 1e6
 MIN_RATE, MAX_RATE = 1000, 768000  # declared sample rates outside this range are nonsense
+# frames x channels that load_audio decodes at most (512 MiB as float32; 23 min of 48 kHz stereo,
+# 2.3 h of 16 kHz mono): a damaged or hostile header can claim 2**63 frames
+MAX_SAMPLES = 1 << 27
 _RESAMPLE_QUALITY = "HQ"
-_READ_FRAMES = 1 << 16  # frames per read in iter_blocks
+_READ_SAMPLES = 1 << 16  # samples (frames x channels) per read, whatever the channel count
 
 Source = Union[str, os.PathLike, bytes, bytearray, BinaryIO]
 
@@ -98,7 +106,7 @@ def _check_header(handle: sf.SoundFile, name: str, max_seconds: float | None = N
     if not MIN_RATE <= h.samplerate <= MAX_RATE:
         raise AudioError(f"{name}: declared sample rate {h.samplerate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz")
     if h.frames <= 0:
-        raise AudioError(f"{name}: has no samples (0 frames)")
+        raise AudioError(f"{name}: has no samples ({h.frames} frames)")
     if max_seconds is not None and h.duration > max_seconds:
         raise AudioError(f"{name}: is {h.duration:.1f} s long, more than the {max_seconds:g} s allowed (max_seconds)")
     return h
@@ -120,18 +128,45 @@ def _resample(mono: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
-def _finish(frames: np.ndarray, rate: int, target_rate: int, name: str) -> np.ndarray:
-    """(n, channels) float32 at ``rate`` -> validated mono float32 at ``target_rate``."""
+def _mono(frames: np.ndarray, name: str, where: str = "") -> np.ndarray:
+    """(n, channels) float32 -> (n,) channel mean, refusing NaN/Inf and absurd magnitudes."""
     if frames.shape[1] < 1:
         raise AudioError(f"{name}: has zero channels")
-    if frames.shape[0] == 0:
-        raise AudioError(f"{name}: has no samples (0 frames)")
     if not np.isfinite(frames).all():
-        raise AudioError(f"{name}: contains NaN/Inf samples")
-    duration = frames.shape[0] / rate
+        raise AudioError(f"{name}: contains NaN/Inf samples{where}")
+    mono = frames[:, 0] if frames.shape[1] == 1 else frames.mean(axis=1, dtype=np.float32)
+    peak = float(np.abs(mono).max()) if len(mono) else 0.0
+    if not peak <= MAX_PEAK:
+        raise AudioError(f"{name}: has samples of magnitude {peak:.3g}{where}, not audio (samples are "
+                         f"nominally within +-1; at most {MAX_PEAK:g} is accepted)")
+    return mono
+
+
+def _read_mono(handle: sf.SoundFile, header: _Header) -> np.ndarray:
+    """All declared frames, read in bounded blocks and downmixed block by block: memory grows with
+    what is decoded (a header may claim far more than the file holds), and formats libsndfile cannot
+    seek in (GSM 6.10 WAV, XI) are read too, since every read names its frame count."""
+    per_read = max(1, _READ_SAMPLES // header.channels)
+    blocks, total = [], 0
+    while total < header.frames:
+        try:
+            block = handle.read(min(per_read, header.frames - total), dtype="float32", always_2d=True)
+        except (sf.SoundFileError, RuntimeError) as e:
+            raise AudioError(f"{header.name}: not a readable audio file ({e})") from None
+        if not len(block):
+            break
+        blocks.append(_mono(block, header.name))
+        total += len(block)
+    return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
+
+
+def _finish(mono: np.ndarray, rate: int, target_rate: int, name: str) -> np.ndarray:
+    """(n,) float32 at ``rate`` -> validated mono float32 at ``target_rate``."""
+    if len(mono) == 0:
+        raise AudioError(f"{name}: has no samples (0 frames)")
+    duration = len(mono) / rate
     if duration < MIN_SECONDS:
         raise AudioError(f"{name}: is too short ({duration:.3f} s; at least {MIN_SECONDS} s needed)")
-    mono = frames[:, 0] if frames.shape[1] == 1 else frames.mean(axis=1, dtype=np.float32)
     peak = float(np.abs(mono).max())
     if peak < SILENCE_PEAK:
         raise AudioError(f"{name}: is silent (peak {peak:.1e} < {SILENCE_PEAK:.0e})")
@@ -146,19 +181,20 @@ def load_audio(source: Source, sample_rate: int = SAMPLE_RATE, *, max_seconds: f
     """Decode ``source`` (path, bytes or binary file object) to float32 mono at ``sample_rate``.
 
     Channels are averaged; the rate is converted with soxr ('HQ').  The header is checked first
-    (rate, channels, frame count, ``max_seconds``), then the decoded samples (NaN/Inf, shorter
-    than 0.1 s, silent).  Any problem raises :class:`AudioError` naming the file.
+    (rate, channels, frame count, ``max_seconds``, at most :data:`MAX_SAMPLES` samples), then the
+    decoded samples (NaN/Inf, shorter than 0.1 s, silent).  Any problem raises :class:`AudioError`
+    naming the file.
     """
     name = _describe(source)
     target_rate = _check_rate(sample_rate, "target sample rate", name)
     handle, name = _open(source)
     with handle:
         header = _check_header(handle, name, max_seconds)
-        try:
-            frames = handle.read(dtype="float32", always_2d=True)
-        except (sf.SoundFileError, RuntimeError) as e:
-            raise AudioError(f"{name}: not a readable audio file ({e})") from None
-    return _finish(frames, header.samplerate, target_rate, name)
+        if header.frames * header.channels > MAX_SAMPLES:
+            raise AudioError(f"{name}: declares {header.frames} frames x {header.channels} channels, more than "
+                             f"the {MAX_SAMPLES} samples decoded at once (stream long recordings with iter_blocks)")
+        mono = _read_mono(handle, header)
+    return _finish(mono, header.samplerate, target_rate, name)
 
 
 def from_array(samples: np.ndarray, sample_rate: int, target_rate: int = SAMPLE_RATE, name: str = "<array>") -> np.ndarray:
@@ -186,7 +222,9 @@ def from_array(samples: np.ndarray, sample_rate: int, target_rate: int = SAMPLE_
         x = x.astype(np.float32, copy=False)
     else:
         raise AudioError(f"{name}: unsupported sample dtype {x.dtype}")
-    return _finish(x, rate, target, name)
+    if x.shape[0] == 0:
+        raise AudioError(f"{name}: has no samples (0 frames)")
+    return _finish(_mono(x, name), rate, target, name)
 
 
 def fit_length(wave: np.ndarray, seconds: float = CLIP_SECONDS, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -235,21 +273,21 @@ def iter_blocks(
         if header.samplerate != target:
             stream = soxr.ResampleStream(header.samplerate, target, 1, dtype="float32", quality=_RESAMPLE_QUALITY)
 
+        per_read = max(1, _READ_SAMPLES // header.channels)
         buffer = np.zeros(0, dtype=np.float32)  # samples from global index `offset` on
         offset = 0  # global index (at target rate) of buffer[0]
         start = 0  # global index of the next window
         covered = 0  # global index one past the end of the last window yielded
+        decoded = 0  # frames read from the file (at its own rate)
         done = False
         while not done:
             try:
-                chunk = handle.read(_READ_FRAMES, dtype="float32", always_2d=True)
+                chunk = handle.read(per_read, dtype="float32", always_2d=True)
             except (sf.SoundFileError, RuntimeError) as e:
                 raise AudioError(f"{name}: not a readable audio file ({e})") from None
-            done = len(chunk) < _READ_FRAMES
-            if not np.isfinite(chunk).all():
-                at = (handle.tell() - len(chunk)) / header.samplerate
-                raise AudioError(f"{name}: contains NaN/Inf samples (near {at:.1f} s)")
-            mono = chunk[:, 0] if chunk.shape[1] == 1 else chunk.mean(axis=1, dtype=np.float32)
+            done = len(chunk) < per_read
+            mono = _mono(chunk, name, f" (near {decoded / header.samplerate:.1f} s)")
+            decoded += len(chunk)
             if stream is not None:
                 mono = stream.resample_chunk(mono, last=done)
             buffer = np.concatenate([buffer, mono])

@@ -518,21 +518,32 @@ def serve(
     port: int = typer.Option(8000, help="TCP port."),
     max_upload_mb: float = typer.Option(20.0, help="Largest accepted upload in MiB (larger: HTTP 413)."),
     max_seconds: float = typer.Option(600.0, help="Longest accepted recording in seconds once decoded."),
+    workers: int = typer.Option(1, help="Worker processes, each with its own copy of the model."),
+    max_concurrent: int = typer.Option(2, help="Predictions running at once in each worker."),
+    max_queue: int = typer.Option(32, help="Predictions waiting in each worker beyond those; more: HTTP 503 with "
+                                  "Retry-After."),
+    body_timeout: float = typer.Option(60.0, help="Seconds an upload may take to arrive (slower: HTTP 408)."),
+    keep_alive: int = typer.Option(5, help="Seconds an idle connection is kept open."),
 ):
     """Serve the model over HTTP: a web page at / (upload or record), JSON at /v1/predict, /v1/health,
     /v1/labels."""
     _optional(("fastapi", "uvicorn", "python_multipart"), "serve", "emovit serve")
     from .recognizer import ModelFileError, Recognizer
-    from .serve import MiB, run
+    from .serve import Limits, MiB, run
 
-    if max_upload_mb <= 0 or max_seconds <= 0:
-        _fail("--max-upload-mb and --max-seconds must be positive")
+    if max_upload_mb <= 0 or max_seconds <= 0 or body_timeout <= 0:
+        _fail("--max-upload-mb, --max-seconds and --body-timeout must be positive")
+    if min(workers, max_concurrent, keep_alive) < 1 or max_queue < 0:
+        _fail("--workers, --max-concurrent and --keep-alive must be at least 1, --max-queue at least 0")
     try:
         recognizer = Recognizer.load(model)
     except ModelFileError as e:
         _fail(str(e))
-    typer.echo(f"serving {recognizer.path} ({', '.join(recognizer.labels)}) on http://{host}:{port}/")
-    run(recognizer, host, port, int(max_upload_mb * MiB), max_seconds)
+    typer.echo(f"serving {recognizer.path} ({', '.join(recognizer.labels)}) on http://{host}:{port}/"
+               f" with {workers} worker(s)")
+    limits = Limits(max_concurrent=max_concurrent, max_queue=max_queue, body_timeout=body_timeout)
+    run(recognizer, host, port, int(max_upload_mb * MiB), max_seconds, workers=workers, limits=limits,
+        keep_alive=keep_alive)
 
 
 def main() -> None:

@@ -10,18 +10,30 @@
 Errors are JSON ``{"detail": ...}``: 413 for a body over the limit (checked on Content-Length before
 reading and again while counting what arrives, since Content-Length can be absent or false), 422 for
 audio that cannot be used (the AudioError message), 400 for a malformed request, 415 for a
-non-audio Content-Type.  Uploads stay in memory: the body is read into bytes, multipart parts are
-kept in memory spools sized above the limit, and the client's file name is only used in messages.
+non-audio Content-Type, 408 for a body that does not arrive within ``Limits.body_timeout``, 503
+(with Retry-After) when the worker already holds ``max_concurrent + max_queue`` predictions.
+Uploads stay in memory: the body is read into bytes, multipart parts are kept in memory spools
+sized above the limit, and the client's file name is only used in messages.
+
+Several worker processes (``emovit serve --workers N``) each build their app with
+:func:`app_from_env` from the ``EMOVIT_SERVE_*`` variables :func:`run` sets.
 """
 from __future__ import annotations
 
+import asyncio
 import io
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, fields
 from importlib import resources
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import ClientDisconnect
 
 from .audio import AudioError, load_audio
 from .recognizer import Prediction, Recognizer
@@ -29,6 +41,19 @@ from .recognizer import Prediction, Recognizer
 INSTALL_HINT = "pip install 'emovit[serve]'"
 MiB = 1024 * 1024
 RAW_TYPES = ("application/octet-stream",)  # besides audio/*
+ENV_PREFIX = "EMOVIT_SERVE_"
+RETRY_AFTER_S = 1
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one worker process takes on at a time, so that a burst or a slow client costs a bounded
+    amount of memory and time instead of a growing backlog."""
+
+    max_concurrent: int = 2  # predictions decoding/inferring at once (a thread each)
+    max_queue: int = 32  # further predictions admitted to wait (each holds its body in memory); more: 503
+    body_timeout: float = 60.0  # seconds for the whole body to arrive once the headers have; slower: 408
+    max_windows: int = 1000  # timeline windows per request (a tiny hop would mean millions of passes)
 
 
 class _TooLarge(Exception):
@@ -50,10 +75,13 @@ async def _read_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise HTTPException(413, f"upload of {size} bytes is over the limit of {_limit_text(limit)}")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HTTPException(413, f"upload is over the limit of {_limit_text(limit)}")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise HTTPException(413, f"upload is over the limit of {_limit_text(limit)}")
+    except ClientDisconnect:  # nobody to answer, but not a server error worth a traceback in the log
+        raise HTTPException(400, "the client went away before the whole body arrived") from None
     return bytes(body)
 
 
@@ -96,11 +124,22 @@ def _named(data: bytes, name: str) -> io.BytesIO:
     return stream
 
 
-def create_app(recognizer: Recognizer, max_upload_bytes: int = 20 * MiB, max_seconds: float | None = 600.0) -> FastAPI:
-    """The FastAPI app serving ``recognizer``; one recognizer is shared by all requests (inference runs
-    in the thread pool, so the event loop keeps accepting while a clip is classified).  ``max_seconds``
-    bounds the decoded length, since a compressed upload under the byte limit can decode to hours."""
-    app = FastAPI(title="emovit", summary="Speech emotion recognition", version="1")
+def create_app(recognizer: Recognizer, max_upload_bytes: int = 20 * MiB, max_seconds: float | None = 600.0,
+               limits: Limits = Limits()) -> FastAPI:
+    """The FastAPI app serving ``recognizer``; one recognizer is shared by all requests.  Decoding and
+    inference run in a pool of ``limits.max_concurrent`` threads, so the event loop keeps answering
+    (health checks included) while clips are classified.  ``max_seconds`` bounds the decoded length,
+    since a compressed upload under the byte limit can decode to hours."""
+    pool = ThreadPoolExecutor(limits.max_concurrent, thread_name_prefix="emovit-predict")
+    # a thread-safe counter, not an asyncio primitive: it does not care which event loop asks
+    admission = threading.BoundedSemaphore(limits.max_concurrent + limits.max_queue)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="emovit", summary="Speech emotion recognition", version="1", lifespan=lifespan)
     model_name = recognizer.path.name if recognizer.path else "bundled"
     backend = "onnx" if getattr(recognizer, "session", None) is not None else "pytorch"
     page = resources.files("emovit").joinpath("web/index.html").read_text(encoding="utf-8")
@@ -112,20 +151,24 @@ def create_app(recognizer: Recognizer, max_upload_bytes: int = 20 * MiB, max_sec
         wave = load_audio(_named(data, name), recognizer.sample_rate, max_seconds=max_seconds)
         if window is None:
             return recognizer.predict(wave, sample_rate=recognizer.sample_rate)
+        windows = math.ceil(len(wave) / recognizer.sample_rate / hop)
+        if windows > limits.max_windows:
+            raise HTTPException(422, f"a timeline with hop {hop:g} s would take {windows} windows, more than the "
+                                     f"{limits.max_windows} allowed: raise hop or send a shorter recording")
         return recognizer.timeline(_named(data, name), window, hop)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index() -> str:
+    async def index() -> str:
         return page
 
     @app.get("/v1/health")
-    def health() -> dict:
+    async def health() -> dict:
         return {"status": "ok", "model": model_name, "backend": backend, "labels": recognizer.labels,
                 "sample_rate": recognizer.sample_rate, "clip_seconds": recognizer.clip_seconds,
                 "max_upload_bytes": max_upload_bytes, "max_seconds": max_seconds}
 
     @app.get("/v1/labels")
-    def labels() -> dict:
+    async def labels() -> dict:
         return {"labels": recognizer.labels}
 
     @app.post("/v1/predict")
@@ -145,20 +188,55 @@ def create_app(recognizer: Recognizer, max_upload_bytes: int = 20 * MiB, max_sec
         if not (multipart or content_type.startswith("audio/") or content_type in RAW_TYPES):
             raise HTTPException(415, f"Content-Type {content_type!r} is not audio: send a multipart form with a "
                                      "'file' field, or the bytes as audio/* or application/octet-stream")
-        body = await _read_body(request, max_upload_bytes)
-        data, name = await _multipart_file(request, body, max_upload_bytes) if multipart else (body, "upload")
+        # admitted before the body is read, so the bodies held at once are bounded too
+        if not admission.acquire(blocking=False):
+            raise HTTPException(503, f"busy: {limits.max_concurrent} predictions running and {limits.max_queue} "
+                                     "waiting; retry shortly", headers={"Retry-After": str(RETRY_AFTER_S)})
         try:
-            prediction = await run_in_threadpool(classify, data, name, window, hop)
-        except AudioError as e:
-            raise HTTPException(422, str(e)) from None
+            try:
+                body = await asyncio.wait_for(_read_body(request, max_upload_bytes), limits.body_timeout)
+            except asyncio.TimeoutError:  # TimeoutError from 3.11 on
+                raise HTTPException(408, f"the body did not arrive within {limits.body_timeout:g} s",
+                                    headers={"Connection": "close"}) from None
+            data, name = await _multipart_file(request, body, max_upload_bytes) if multipart else (body, "upload")
+            try:
+                prediction = await asyncio.get_running_loop().run_in_executor(pool, classify, data, name, window, hop)
+            except AudioError as e:
+                raise HTTPException(422, str(e)) from None
+        finally:
+            admission.release()
         return _as_json(prediction)
 
     return app
 
 
+def _settings_to_env(model: str, max_upload_bytes: int, max_seconds: float | None, limits: Limits) -> dict[str, str]:
+    settings = {"model": model, "max_upload_bytes": max_upload_bytes, "max_seconds": max_seconds, **asdict(limits)}
+    return {ENV_PREFIX + key.upper(): "" if value is None else str(value) for key, value in settings.items()}
+
+
+def app_from_env() -> FastAPI:
+    """App factory for worker processes (``uvicorn emovit.serve:app_from_env --factory``): each worker
+    loads the model and the limits from the ``EMOVIT_SERVE_*`` variables, unset ones taking the defaults."""
+    env = {key[len(ENV_PREFIX):].lower(): value for key, value in os.environ.items() if key.startswith(ENV_PREFIX)}
+    defaults = Limits()
+    limits = Limits(**{f.name: type(getattr(defaults, f.name))(env[f.name]) for f in fields(Limits) if env.get(f.name)})
+    max_seconds = env.get("max_seconds", "600")  # set but empty: no limit
+    return create_app(Recognizer.load(env.get("model") or None), int(env.get("max_upload_bytes") or 20 * MiB),
+                      float(max_seconds) if max_seconds else None, limits)
+
+
 def run(recognizer: Recognizer, host: str = "127.0.0.1", port: int = 8000, max_upload_bytes: int = 20 * MiB,
-        max_seconds: float | None = 600.0) -> None:
-    """Serve until interrupted (uvicorn, one process)."""
+        max_seconds: float | None = 600.0, *, workers: int = 1, limits: Limits = Limits(), keep_alive: int = 5) -> None:
+    """Serve until interrupted.  One worker serves ``recognizer`` itself; with several, uvicorn starts
+    that many processes that each load the model from ``recognizer.path`` (:func:`app_from_env`).
+    ``keep_alive`` closes idle connections after that many seconds."""
     import uvicorn
 
-    uvicorn.run(create_app(recognizer, max_upload_bytes, max_seconds), host=host, port=port, log_level="info")
+    options = {"host": host, "port": port, "log_level": "info", "timeout_keep_alive": keep_alive}
+    if workers == 1:
+        uvicorn.run(create_app(recognizer, max_upload_bytes, max_seconds, limits), **options)
+        return
+    model = str(recognizer.path) if recognizer.path else ""
+    os.environ.update(_settings_to_env(model, max_upload_bytes, max_seconds, limits))
+    uvicorn.run(f"{__name__}:app_from_env", factory=True, workers=workers, **options)
