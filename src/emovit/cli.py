@@ -159,12 +159,16 @@ def reproduce(
     cache: Path = typer.Option(Path.home() / ".cache" / "emovit", help="Feature cache directory."),
     checkpoint_every: int = typer.Option(200, help="Also checkpoint every N steps inside an epoch."),
     quiet: bool = typer.Option(False, help="No progress bars."),
+    distribute: str = typer.Option("batch", help="Under torchrun: 'batch' runs every stage data-parallel "
+                                                 "(DDP, same results as one process); 'folds' spreads LOSO folds "
+                                                 "over the processes."),
 ):
     """Run the paper's three stages (plus a CE-only student and an openSMILE+SVM baseline) on a
     corpus under one protocol; write results.json, results.md, confusion matrices, the split and
     the leakage audit to --out."""
     import torch
 
+    from . import distributed
     from .reproduce import Recipe, reproduce as run
 
     chosen = tuple(m.strip() for m in models.split(",") if m.strip())
@@ -191,9 +195,16 @@ def reproduce(
         if old.get("protocol") != new["protocol"] or old.get("recipe") != new["recipe"]:
             _fail(f"{out} holds a run with other settings ({previous}); resume it with the same options "
                   "or choose a new --out")
+    if distribute == "folds" and protocol != Protocol.loso:
+        _fail("--distribute folds is for --protocol loso; other protocols have one split (use batch)")
+    try:
+        distributed.init_from_env(torch.device(device), distribute)
+    except ValueError as e:
+        _fail(str(e))
     utterances = _index(corpus.value, root).utterances
     run(utterances, protocol.value, out, recipe, cache, torch.device(device), progress=not quiet)
-    typer.echo((out / "results.md").read_text())
+    if distributed.is_main():
+        typer.echo((out / "results.md").read_text())
 
 
 @app.command()

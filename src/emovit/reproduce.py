@@ -11,6 +11,7 @@ LOSO writes one such directory per fold under RUN/folds/ and pools them in RUN/r
 """
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -20,6 +21,7 @@ from typing import Callable
 
 import torch
 
+from . import distributed
 from .checkpoint import save_json, save_torch, save_text
 from .corpora.manifest import Utterance, write_manifest
 from .features import FeatureCache, FrontEndConfig, LogMelFrontEnd, Normalizer
@@ -157,9 +159,10 @@ def prepare_split(split: Split, labels: list[str], run_dir: Path, recipe: Recipe
     training part's statistics."""
     run_dir.mkdir(parents=True, exist_ok=True)
     label_index = {name: i for i, name in enumerate(labels)}
-    write_split(split, run_dir / "split.csv")
     audit = leakage_audit(split)
-    save_json(audit, run_dir / "leakage.json")
+    if distributed.writes():
+        write_split(split, run_dir / "split.csv")
+        save_json(audit, run_dir / "leakage.json")
 
     frontend_config = FrontEndConfig()
     frontend = LogMelFrontEnd(frontend_config)
@@ -258,6 +261,8 @@ def run_split(split: Split, labels: list[str], run_dir: Path, recipe: Recipe, ca
     prepared = prepare_split(split, labels, run_dir, recipe, cache_dir, progress)
     jobs = paper_jobs(len(labels), recipe)
     trained, summaries = train_jobs(jobs, prepared, labels, run_dir, recipe, device, precision, progress)
+    if not distributed.writes():
+        return {}  # a data-parallel replica: rank 0 evaluates and writes
     results = split_results(split, prepared, labels, recipe, precision)
     results["models"] = evaluate_jobs(jobs, trained, summaries, prepared, split, labels, run_dir, recipe, device,
                                       precision)
@@ -285,8 +290,10 @@ def split_results(split: Split, prepared: SplitData, labels: list[str], recipe: 
 def results_markdown(results: dict) -> str:
     """The paper's Table 2 layout: one row per model, with the protocol stated."""
     split = results["split"]
+    where = (f"{len(results['folds'])} folds, one per held-out speaker group (each fold's split and results "
+             "under folds/)" if "folds" in results else split_line(split))
     lines = [f"# Results — protocol `{results['protocol']}`" + (f", fold {results['fold']}" if results.get("fold") else ""),
-             "", f"Split: {split_line(split)}", f"Leakage audit: {results['leakage'].get('verdict', '')}", "",
+             "", f"Split: {where}", f"Leakage audit: {results['leakage'].get('verdict', '')}", "",
              "| Model | Params (M) | GMACs | WA | UA | macro-F1 | epochs | train time (s) |",
              "|---|---|---|---|---|---|---|---|"]
     timed = any("ms_per_clip" in m for m in results["models"].values())
@@ -332,23 +339,36 @@ def reproduce(utterances: list[Utterance], protocol: str, run_dir: str | Path, r
     run_dir = Path(run_dir)
     cache_dir = Path(cache_dir) if cache_dir else None
     labels = sorted({u.label for u in utterances})
-    write_manifest(utterances, run_dir / "manifest.csv")
     config = {"protocol": protocol, "recipe": asdict(recipe), "labels": labels, "machine": machine(),
-              "n_utterances": len(utterances), "corpora": sorted({u.corpus for u in utterances})}
-    save_json(config, run_dir / "config.json")
+              "n_utterances": len(utterances), "corpora": sorted({u.corpus for u in utterances}),
+              "processes": distributed.world_size()}
+    main = distributed.is_main()
+    if main:
+        write_manifest(utterances, run_dir / "manifest.csv")
+        save_json(config, run_dir / "config.json")
     started = time.perf_counter()
     if protocol != "loso":
         split = make_split(utterances, protocol, seed=recipe.seed, views=recipe.views)
         results = run_split(split, labels, run_dir, recipe, cache_dir, device, progress)
     else:
         folds = loso_folds(utterances, seed=recipe.seed, views=recipe.views)
-        per_fold = []
-        for i, split in enumerate(folds):
+        mine = range(distributed.rank(), len(folds), distributed.world_size()) if distributed.spread_folds() \
+            else range(len(folds))
+        per_fold = {}
+        for i in mine:
             if progress:
-                print(f"== fold {i + 1}/{len(folds)}: test speakers {split.fold}")
-            per_fold.append(run_split(split, labels, run_dir / "folds" / f"{split.fold}", recipe, cache_dir, device,
-                                      progress))
-        results = pool_folds(per_fold, labels, run_dir)
+                print(f"== fold {i + 1}/{len(folds)}: test speakers {folds[i].fold}")
+            per_fold[i] = run_split(folds[i], labels, run_dir / "folds" / f"{folds[i].fold}", recipe, cache_dir,
+                                    device, progress)
+        distributed.barrier()
+        if not main:
+            return {}
+        if distributed.spread_folds():  # the other processes' folds are on disk
+            per_fold = {i: json.loads((run_dir / "folds" / f"{s.fold}" / "results.json").read_text())
+                        for i, s in enumerate(folds)}
+        results = pool_folds([per_fold[i] for i in range(len(folds))], labels, run_dir)
+    if not main:
+        return {}
     results["config"] = config
     results["wall_seconds"] = time.perf_counter() - started
     save_json(results, run_dir / "results.json")

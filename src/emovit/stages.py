@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from . import distributed
 from .checkpoint import load_torch, save_json, save_torch
 from .metrics import classification_report
 
@@ -119,17 +120,26 @@ def _epoch_plan(n: int, views: int, seed: int, epoch: int) -> tuple[torch.Tensor
     return torch.randperm(n, generator=g), torch.randint(0, views, (n,), generator=g)
 
 
-def _loss(kind: str, model, x, y, target, alpha: float):
-    """Returns (loss, logits or None) for one batch."""
-    if kind == "ce":
-        logits = model(x)
-        return F.cross_entropy(logits, y), logits
-    pooled = model.pooled(x)
-    l1 = F.l1_loss(pooled.float(), target)
-    if kind == "l1":
-        return l1, None
-    logits = model.head(pooled)
-    return F.cross_entropy(logits.float(), y) + alpha * l1, logits
+class _Objective(torch.nn.Module):
+    """The model and what a stage reads from it, in one forward, so that DDP sees one call a step."""
+
+    def __init__(self, model: torch.nn.Module, kind: str):
+        super().__init__()
+        self.model, self.kind = model, kind
+
+    def forward(self, x):
+        pooled = self.model.pooled(x)
+        return pooled, (None if self.kind == "l1" else self.model.head(pooled))
+
+
+def _sample_losses(kind: str, pooled, logits, y, target, alpha: float) -> torch.Tensor:
+    """Per-sample loss: CE, L1 (mean over feature dimensions) or CE + alpha * L1."""
+    losses = 0.0
+    if kind != "l1":
+        losses = F.cross_entropy(logits.float(), y, reduction="none")
+    if kind != "ce":
+        losses = losses + (alpha if kind == "ce+l1" else 1.0) * (pooled.float() - target).abs().mean(dim=1)
+    return losses
 
 
 def _validate(kind: str, model, data: StageData, device, precision, alpha: float, labels: list[str]) -> dict:
@@ -186,10 +196,18 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
             tqdm.write(f"[{name}] resuming at epoch {state['epoch'] + 1}, batch {state['batch']}")
 
     def checkpoint():
-        save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
-                    "state": state, "config": asdict(config)}, ckpt_path)
+        if distributed.writes():
+            save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
+                        "state": state, "config": asdict(config)}, ckpt_path)
+        distributed.sync_replicas()
 
+    objective = _Objective(model, kind)
+    if distributed.data_parallel():
+        objective = torch.nn.parallel.DistributedDataParallel(  # matching leaves the head unused
+            objective, device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=kind == "l1")
+    rank, world = (distributed.rank(), distributed.world_size()) if distributed.data_parallel() else (0, 1)
     n, views = data.train_images.shape[:2]
     steps_per_epoch = math.ceil(n / config.batch_size)
     step_counter = 0
@@ -199,21 +217,27 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
         order, view_of = _epoch_plan(n, views, config.seed, epoch)
         model.train()
         bar = tqdm(range(state["batch"], steps_per_epoch), desc=f"{name} {epoch + 1}/{config.epochs}",
-                   disable=None if progress else True, leave=False, unit="step")
+                   disable=None if progress and distributed.writes() else True, leave=False, unit="step")
         for b in bar:
-            idx = order[b * config.batch_size:(b + 1) * config.batch_size]
+            batch = order[b * config.batch_size:(b + 1) * config.batch_size]
+            idx = batch.tensor_split(world)[rank]  # this rank's share of the global batch
             x = data.train_images[idx, view_of[idx]].to(device)
             y = data.train_labels[idx].to(device)
             target = data.train_targets[idx, view_of[idx]].to(device) if data.train_targets is not None else None
             with autocast(device, precision):
-                loss, logits = _loss(kind, model, x, y, target, config.alpha)
+                pooled, logits = objective(x)
+                losses = _sample_losses(kind, pooled, logits, y, target, config.alpha)
+            # sum / global batch, times world because DDP averages gradients over ranks:
+            # the update is the single-process one whatever the share of each rank
+            loss = losses.sum() * (world / len(batch))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            state["loss_sum"] += loss.item() * len(idx)
-            state["seen"] += len(idx)
-            if logits is not None:
-                state["correct"] += int((logits.argmax(1) == y).sum())
+            correct = int((logits.argmax(1) == y).sum()) if logits is not None else 0
+            loss_sum, seen, correct = distributed.sum_across([float(losses.detach().sum()), len(idx), correct], device)
+            state["loss_sum"] += loss_sum
+            state["seen"] += int(seen)
+            state["correct"] += int(correct)
             state["batch"] = b + 1
             postfix = {"loss": f"{state['loss_sum'] / state['seen']:.4f}"}
             if kind != "l1":
@@ -239,20 +263,23 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
         score = _score(kind, metrics)
         if config.select == "last" or score > state["best_score"]:
             state["best_score"], state["best_epoch"] = score, epoch + 1
-            save_torch({"model": model.state_dict(), "epoch": epoch + 1}, out_dir / "best.pt")
+            if distributed.writes():
+                save_torch({"model": model.state_dict(), "epoch": epoch + 1}, out_dir / "best.pt")
         state.update(epoch=epoch + 1, batch=0, loss_sum=0.0, correct=0, seen=0)
         state["wall"] += time.perf_counter() - started
         checkpoint()
-        if progress:
-            shown = {k: round(v, 4) for k, v in record.items() if isinstance(v, float)}
+        if progress and distributed.writes():
+            shown = {k: float(f"{v:.4g}") for k, v in record.items() if isinstance(v, float)}
             tqdm.write(f"[{name}] epoch {epoch + 1}/{config.epochs} {shown}")
     best = load_torch(out_dir / "best.pt")
     model.load_state_dict(best["model"])
     summary = {"stage": name, "loss": kind, "epochs": config.epochs, "selected_epoch": best["epoch"],
                "select": config.select, "wall_seconds": state["wall"], "config": asdict(config),
                "history": state["history"], "precision": precision}
-    save_json(state["history"], out_dir / "history.json")
-    save_torch({"model": model.state_dict(), "summary": summary}, final_path)
+    if distributed.writes():
+        save_json(state["history"], out_dir / "history.json")
+        save_torch({"model": model.state_dict(), "summary": summary}, final_path)
+    distributed.sync_replicas()
     return summary
 
 

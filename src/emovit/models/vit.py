@@ -41,7 +41,7 @@ class Attention(nn.Module):
         super().__init__()
         inner_dim = dim_head * heads
         project_out = not (heads == 1 and dim_head == dim)
-        self.heads = heads
+        self.heads, self.dim_head = heads, dim_head
         self.dropout = dropout
         self.norm = nn.LayerNorm(dim)
         self.to_qkv = nn.Linear(dim, inner_dim * 3, bias=False)
@@ -51,7 +51,7 @@ class Attention(nn.Module):
 
     def _qkv(self, x: torch.Tensor):
         b, n, _ = x.shape
-        qkv = self.to_qkv(self.norm(x)).view(b, n, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        qkv = self.to_qkv(self.norm(x)).view(b, n, 3, self.heads, self.dim_head).permute(2, 0, 3, 1, 4)
         return qkv[0], qkv[1], qkv[2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
