@@ -8,17 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import shared_data
 from emovit.corpora import CORPORA, EMOTIONS, IndexResult, index_corpus, normalise_label
 from emovit.corpora.manifest import read_manifest, write_manifest
-
-
-def shared_data() -> Path:
-    """The shared real corpora ($EMOVIT_SHARED_DATA, else <repo>/../shared/data), or skip."""
-    env = os.environ.get("EMOVIT_SHARED_DATA")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
-    if not path.is_dir():
-        pytest.skip(f"../shared/data not found: {path} (set EMOVIT_SHARED_DATA to the corpora folder)")
-    return path
 
 
 def touch(root: Path, *names: str) -> None:

@@ -35,24 +35,12 @@ from einops import rearrange, reduce, repeat
 from torch import nn
 
 from .config import ModelConfig
-from .vit import Attention, FeedForward
+from .vit import Transformer
 
 
-class Encoder(nn.Module):
+def Encoder(dim: int, depth: int, heads: int, dim_head: int, mlp_dim: int, dropout: float = 0.0) -> Transformer:
     """Pre-norm attention and feed-forward with residuals, and no final LayerNorm (as SepTr's)."""
-
-    def __init__(self, dim: int, depth: int, heads: int, dim_head: int, mlp_dim: int, dropout: float = 0.0):
-        super().__init__()
-        self.layers = nn.ModuleList(
-            nn.ModuleList([Attention(dim, heads, dim_head, dropout), FeedForward(dim, mlp_dim, dropout)])
-            for _ in range(depth)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for attn, ff in self.layers:
-            x = attn(x) + x
-            x = ff(x) + x
-        return x
+    return Transformer(dim, depth, heads, dim_head, mlp_dim, dropout, final_norm=False)
 
 
 class SepTrBlock(nn.Module):
