@@ -557,6 +557,64 @@ def serve(
         keep_alive=keep_alive)
 
 
+benchmark_app = typer.Typer(no_args_is_help=True, help="Measure inference speed and memory on this machine.")
+app.add_typer(benchmark_app, name="benchmark")
+
+
+@benchmark_app.command("speed")
+def benchmark_speed(
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="A run directory, a model .pt file or an "
+                                         ".onnx file; default: the model shipped with emovit."),
+    onnx: bool = typer.Option(True, "--onnx/--no-onnx", help="Also measure the model exported to ONNX (skipped, "
+                              "with a note, when onnx/onnxruntime are not installed)."),
+    clip: Optional[Path] = typer.Option(None, "--clip", help="Audio file for latency and batch figures; default: "
+                                        "a synthetic 4 s clip (tone + noise) written to a temporary WAV."),
+    clip_rate: int = typer.Option(48000, help="Sample rate of the synthetic clip (48 kHz: resampling is included)."),
+    hour_seconds: float = typer.Option(3600.0, help="Length of the synthetic recording for the timeline "
+                                       "figure, in seconds (0: skip it)."),
+    window: float = typer.Option(4.0, help="Timeline window in seconds (at most 4)."),
+    hop: float = typer.Option(4.0, help="Seconds between timeline windows."),
+    runs: int = typer.Option(50, help="Timed predictions for latency (after --warmup untimed ones)."),
+    warmup: int = typer.Option(5, help="Untimed predictions before the latency runs."),
+    batch: int = typer.Option(256, help="Clips per throughput pass."),
+    batch_size: int = typer.Option(32, help="Clips per forward pass (predict_batch, timeline)."),
+    repeats: int = typer.Option(3, help="Throughput passes; the median is reported."),
+    threads: Optional[int] = typer.Option(None, help="Threads for throughput and timeline; default: every core "
+                                          "(os.cpu_count()). Latency always uses 1."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the full result as JSON to this "
+                                            "file ('-': print JSON instead of the table)."),
+):
+    """Latency (one 4 s clip file on 1 thread), batch throughput (all cores) and a long-recording timeline
+    (time and peak memory, in a subprocess), for PyTorch and ONNX, next to the project's targets."""
+    from .benchmark import format_report, run_benchmark
+    from .recognizer import ModelFileError
+
+    if min(runs, batch, batch_size, repeats) < 1 or warmup < 0 or hour_seconds < 0:
+        _fail("--runs, --batch, --batch-size and --repeats must be at least 1, --warmup and --hour-seconds "
+              "at least 0")
+    if threads is not None and threads < 1:
+        _fail("--threads must be at least 1")
+    if window <= 0 or hop <= 0:
+        _fail("--window and --hop must be positive")
+    if clip is not None and not clip.is_file():
+        _fail(f"{clip}: no such audio file")
+    try:
+        result = run_benchmark(model, onnx=onnx, clip=clip, clip_rate=clip_rate, runs=runs, warmup=warmup,
+                               batch=batch, batch_size=batch_size, repeats=repeats, threads=threads,
+                               hour_seconds=hour_seconds, window=window, hop=hop,
+                               progress=lambda message: typer.echo(message, err=True))
+    except (ModelFileError, ValueError, RuntimeError) as e:  # AudioError is a ValueError
+        _fail(str(e))
+    if json_out is not None and str(json_out) == "-":
+        typer.echo(json.dumps(result, indent=2))
+        return
+    typer.echo(format_report(result))
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result, indent=2) + "\n")
+        typer.echo(f"wrote {json_out}")
+
+
 def main() -> None:
     app()
 
