@@ -3,6 +3,7 @@ from collections import Counter
 
 import pytest
 
+from conftest import shared_data
 from emovit.corpora.manifest import Utterance
 from emovit.protocols import PROTOCOLS, Split, leakage_audit, loso_folds, make_split, read_split, write_split
 
@@ -133,14 +134,10 @@ def test_handbuilt_split_and_errors():
         make_split([], "paper")
 
 
-EMODB = __import__("pathlib").Path(__file__).resolve().parents[1].parent / "shared" / "data" / "emodb"
-
-
-@pytest.mark.skipif(not EMODB.is_dir(), reason=f"real EmoDB not found at {EMODB}")
 def test_emodb_paper_split_leaks_takes_speaker_split_does_not():
     from emovit.corpora import index_corpus
 
-    utts = index_corpus("emodb", EMODB).utterances
+    utts = index_corpus("emodb", shared_data() / "emodb").utterances
     paper = leakage_audit(make_split(utts, "paper", seed=0))
     assert paper["pairs"]["train-test"]["shared_takes"] > 0  # EmoDB's repeated versions (a, b, ...) of one reading
     speaker = make_split(utts, "speaker", seed=0)
