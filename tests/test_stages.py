@@ -44,7 +44,7 @@ def test_stage_writes_history_and_selected_weights(tmp_path):
                         tmp_path, LABELS, progress=False)
     assert [h["epoch"] for h in summary["history"]] == [1, 2, 3]
     assert [h["lr"] for h in summary["history"]] == pytest.approx([1e-3, 5e-4, 2.5e-4])
-    assert 1 <= summary["selected_epoch"] <= 3
+    assert summary["selected_epoch"] in (1, 2, 3)
     assert (tmp_path / "final.pt").exists() and (tmp_path / "history.json").exists()
     # a finished stage is not trained again
     again = run_stage("plain", _small("student", seed=5), data, StageConfig(epochs=3), tmp_path, LABELS, progress=False)
