@@ -7,9 +7,6 @@ belong to the neural pipeline, and leaving them out keeps the baseline free of t
 """
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -19,6 +16,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from emovit.audio import load_audio
+from emovit.checkpoint import atomic_write
+from emovit.features import file_digest
 from emovit.metrics import classification_report
 from emovit.protocols import Split
 
@@ -40,38 +40,14 @@ def _smile(feature_set: str):
                            feature_level=opensmile.FeatureLevel.Functionals)
 
 
-def _load_16k_mono(path: str | Path) -> np.ndarray:
-    """Decode with soundfile (WAV, FLAC, OGG, ...) ourselves so every format openSMILE sees is the same."""
-    import soundfile as sf
-    import soxr
-
-    audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    audio = audio.mean(axis=1)
-    if sr != SAMPLE_RATE:
-        audio = soxr.resample(audio, sr, SAMPLE_RATE).astype(np.float32)
-    return np.ascontiguousarray(audio, dtype=np.float32)
-
-
-def _cache_key(path: str | Path, feature_set: str) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    h.update(f"|{feature_set}|16k-mono".encode())
-    return h.hexdigest()
-
-
-def _save_npy_atomic(arr: np.ndarray, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+def _cached(path: Path | None) -> np.ndarray | None:
+    """A cached vector, or None when absent or unreadable (then it is recomputed)."""
+    if path is None:
+        return None
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, arr)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
 
 
 def extract_functionals(paths: list[str], feature_set: str = "ComParE_2016", cache_dir: Path | None = None,
@@ -87,13 +63,13 @@ def extract_functionals(paths: list[str], feature_set: str = "ComParE_2016", cac
     cache = Path(cache_dir) / feature_set if cache_dir is not None else None
     rows = []
     for p in tqdm(paths, desc=f"openSMILE {feature_set}", unit="file", disable=None if progress else True):
-        target = cache / f"{_cache_key(p, feature_set)}.npy" if cache is not None else None
-        if target is not None and target.exists():
-            rows.append(np.load(target))
-            continue
-        vec = smile.process_signal(_load_16k_mono(p), SAMPLE_RATE).to_numpy(dtype=np.float32)[0]
-        if target is not None:
-            _save_npy_atomic(vec, target)
+        target = cache / f"{file_digest(p)}.npy" if cache is not None else None
+        vec = _cached(target)
+        if vec is None:
+            # the same decoding as the networks' (emovit.audio), so both see the same signal
+            vec = smile.process_signal(load_audio(p, SAMPLE_RATE), SAMPLE_RATE).to_numpy(dtype=np.float32)[0]
+            if target is not None:
+                atomic_write(target, lambda f: np.save(f, vec))
         rows.append(vec)
     if not rows:
         return np.zeros((0, len(smile.feature_names)), dtype=np.float32)

@@ -10,7 +10,9 @@ from typing import Any
 import torch
 
 
-def _atomic(path: Path, write) -> None:
+def atomic_write(path: str | Path, write) -> None:
+    """Call write(binary file) on a temporary file beside path, then rename it over path."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -25,7 +27,7 @@ def _atomic(path: Path, write) -> None:
 
 
 def save_torch(obj: Any, path: str | Path) -> None:
-    _atomic(Path(path), lambda f: torch.save(obj, f))
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def load_torch(path: str | Path) -> Any:
@@ -33,8 +35,8 @@ def load_torch(path: str | Path) -> Any:
 
 
 def save_json(obj: Any, path: str | Path) -> None:
-    _atomic(Path(path), lambda f: f.write((json.dumps(obj, indent=2, default=str) + "\n").encode()))
+    atomic_write(path, lambda f: f.write((json.dumps(obj, indent=2, default=str) + "\n").encode()))
 
 
 def save_text(text: str, path: str | Path) -> None:
-    _atomic(Path(path), lambda f: f.write(text.encode()))
+    atomic_write(path, lambda f: f.write(text.encode()))

@@ -6,13 +6,13 @@ the Agg canvas, so importing this module never switches the process-wide backend
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score
+
+from .checkpoint import atomic_write
 
 
 def classification_report(y_true, y_pred, labels: list[str]) -> dict:
@@ -86,18 +86,8 @@ def save_figure(fig, path: str | Path) -> None:
     """Render to a temp file beside the target, then rename: readers never see half a PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120, bbox_inches="tight"))
 
 
 def plot_confusion(confusion, labels: list[str], path: str | Path, title: str, normalize: bool = True) -> None:

@@ -15,7 +15,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -59,7 +59,6 @@ class Recipe:
     baseline: str | None = "ComParE_2016"
     checkpoint_every: int = 200
     stages: tuple[str, ...] = MODELS
-    extra: dict = field(default_factory=dict)
 
     def stage_config(self) -> StageConfig:
         return StageConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
