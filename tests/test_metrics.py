@@ -62,3 +62,12 @@ def test_plots_are_png(tmp_path):
     assert not [p for p in tmp_path.rglob(".*")]
     with pytest.raises(ValueError):
         plot_confusion([[1]], ["a", "b"], tmp_path / "bad.png", "bad")
+
+
+def test_per_group_reports_score_each_group_and_skip_a_single_group():
+    from emovit.metrics import per_group_reports
+
+    labels = ["anger", "neutral"]
+    reports = per_group_reports([0, 1, 0, 1], [0, 1, 1, 1], ["a", "a", "b", "b"], labels)
+    assert reports["a"]["wa"] == 1.0 and reports["b"]["wa"] == 0.5 and reports["b"]["n"] == 2
+    assert per_group_reports([0, 1], [0, 1], ["a", "a"], labels) == {}

@@ -144,3 +144,19 @@ def test_emodb_paper_split_leaks_takes_speaker_split_does_not():
     assert leakage_audit(speaker)["verdict"] == "speaker-independent"
     assert sorted({u.sex for u in speaker.test}) == ["female", "male"]
     assert len(loso_folds(utts)) == 10
+
+
+def test_speaker_split_of_several_corpora_holds_out_speakers_of_each():
+    from emovit.corpora import merge_corpora
+
+    a = [Utterance(f"/a/{s}_{i}.wav", lab, s, "emodb") for s in ("03", "08", "09", "10", "11")
+         for i, lab in enumerate(("anger", "neutral", "sadness", "anger"))]
+    b = [Utterance(f"/b/{s}_{i}.wav", lab, s, "ravdess") for s in ("03", "04", "05", "06", "07", "08")
+         for i, lab in enumerate(("anger", "neutral", "sadness", "anger"))]
+    utts = merge_corpora([a, b])
+    assert len({u.speaker for u in utts}) == 11  # "03" of one corpus is not "03" of the other
+    split = make_split(utts, "speaker", seed=0)
+    test_speakers = {u.speaker for u in split.test}
+    assert {s.split(":")[0] for s in test_speakers} == {"emodb", "ravdess"}
+    assert leakage_audit(split)["speaker_independent"]
+    assert sorted(u.path for p in ("train", "val", "test") for u in split.part(p)) == sorted(u.path for u in utts)

@@ -127,3 +127,49 @@ def test_paper_leaky_puts_augmented_copies_in_test(corpus, tmp_path):
     assert {v for _, v in test_views} == {0, 1, 2, 3}
     assert sum(map(sum, results["models"]["teacher"]["confusion"])) == 36
     assert results["leakage"]["same_recording"]
+
+
+@pytest.fixture(scope="module")
+def savee(tmp_path_factory):
+    """SAVEE-named clips (DC_a01.wav layout): anger, neutral, sadness, and surprise to be left out."""
+    root = tmp_path_factory.mktemp("savee")
+    for s, speaker in enumerate(("DC", "JE", "JK", "KL")):
+        for code, freq in {"a": 300.0, "n": 150.0, "sa": 220.0, "su": 500.0}.items():
+            for i in (1, 2, 3):
+                sf.write(root / f"{speaker}_{code}{i:02d}.wav", tone(1.0, freq=freq * (1 + 0.02 * i), seed=s * 10 + i),
+                         16000)
+    return root
+
+
+def test_cli_trains_on_several_corpora_with_a_label_subset(corpus, savee, tmp_path):
+    out = tmp_path / "run"
+    res = CliRunner().invoke(app, ["reproduce", "--corpus", "emodb", "--root", str(corpus), "--corpus", "savee",
+                                   "--root", str(savee), "--labels", "anger,neutral,sadness", "--protocol", "speaker",
+                                   "--epochs", "1", "--views", "1", "--models", "teacher,plain",
+                                   "--baseline", "eGeMAPSv02", "--checkpoint-every", "0", "--quiet",
+                                   "--cache", str(tmp_path / "cache"), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    saved = json.loads((out / "results.json").read_text())
+    config = saved["config"]
+    assert config["corpora"] == ["emodb", "savee"] and config["labels"] == ["anger", "neutral", "sadness"]
+    assert config["labels_left_out"] == {"surprise": 12}
+    assert config["utterances_per_corpus"] == {"emodb": 45, "savee": 36}
+    test_speakers = saved["split"]["speakers"]["test"]
+    assert {s.split(":")[0] for s in test_speakers} == {"emodb", "savee"}  # every corpus tested on new voices
+    assert saved["leakage"]["speaker_independent"]
+    for name in ("teacher", "plain", "opensmile"):
+        per_corpus = saved["models"][name]["per_corpus"]
+        assert set(per_corpus) == {"emodb", "savee"}
+        assert sum(r["n"] for r in per_corpus.values()) == saved["split"]["sizes"]["test"]
+    assert "Per corpus of the test part" in (out / "results.md").read_text()
+
+
+def test_cli_rejects_unknown_labels_and_unpaired_roots(corpus, savee, tmp_path):
+    runner = CliRunner()
+    base = ["reproduce", "--out", str(tmp_path / "r"), "--corpus", "emodb", "--root", str(corpus)]
+    res = runner.invoke(app, base + ["--labels", "anger,joy"])
+    assert res.exit_code == 2 and "joy" in res.output and "Traceback" not in res.output
+    res = runner.invoke(app, base + ["--labels", "anger,fear"])
+    assert res.exit_code == 2 and "no utterance is labelled fear" in res.output
+    res = runner.invoke(app, base + ["--corpus", "savee"])
+    assert res.exit_code == 2 and "one --root per --corpus" in res.output

@@ -19,7 +19,7 @@ from sklearn.svm import SVC
 from emovit.audio import load_audio
 from emovit.checkpoint import atomic_write
 from emovit.features import file_digest
-from emovit.metrics import classification_report
+from emovit.metrics import classification_report, per_group_reports
 from emovit.protocols import Split
 
 FEATURE_SETS = ("ComParE_2016", "eGeMAPSv02")
@@ -139,7 +139,11 @@ def run_baseline(split: Split, labels: list[str], feature_set: str = "ComParE_20
     X_va, y_va = xy(parts["val"]) if parts["val"] else (None, None)
     X_te, y_te = xy(parts["test"])
     model = train_svm(X_tr, y_tr, X_va, y_va, seed=seed)
-    report = classification_report(y_te, model.predict(X_te), labels)
+    predicted = model.predict(X_te)
+    report = classification_report(y_te, predicted, labels)
+    by_corpus = per_group_reports(y_te, predicted, [u.corpus for u in parts["test"]], labels)
+    if by_corpus:
+        report["per_corpus"] = by_corpus
     report.update({
         "protocol": split.protocol, "seed": split.seed, "fold": split.fold,
         "feature_set": feature_set, "C": float(model.C_),

@@ -48,6 +48,28 @@ def _index(corpus: str, root: Path):
     return result
 
 
+CORPUS_HELP = "Corpus adapter to index --root with; repeat --corpus/--root to train on several corpora."
+ROOT_HELP = "Corpus folder (for csv: the CSV file); one per --corpus, in the same order."
+LABELS_HELP = ("Comma-separated emotions to keep (e.g. anger,disgust,fear,happiness,neutral,sadness); "
+               "utterances with other labels are left out and counted in config.json. Default: all.")
+
+
+def _corpus_set(corpora: list[Corpus], roots: list[Path], labels: str | None = None):
+    """Index each --corpus at its --root, merge them (speakers made corpus:speaker when there are
+    several) and keep the --labels asked for; returns the utterances and the count left out per label."""
+    from .corpora import merge_corpora, select_labels
+
+    if len(corpora) != len(roots):
+        _fail(f"got {len(corpora)} --corpus and {len(roots)} --root; give one --root per --corpus, in order")
+    utterances = merge_corpora([_index(c.value, r).utterances for c, r in zip(corpora, roots)])
+    if not labels:
+        return utterances, {}
+    try:
+        return select_labels(utterances, [x.strip() for x in labels.split(",") if x.strip()])
+    except ValueError as e:
+        _fail(f"--labels: {e}")
+
+
 @app.command()
 def index(corpus: Corpus = typer.Argument(..., help="Corpus adapter; csv takes a CSV file (path,label[,speaker]), "
                                                    "folder a directory with one sub-folder per label."),
@@ -131,8 +153,9 @@ def _parse_patch(text: str) -> tuple[int, int]:
 
 @app.command()
 def reproduce(
-    corpus: Corpus = typer.Option(..., help="Corpus adapter to index --root with."),
-    root: Path = typer.Option(..., help="Corpus folder (for csv: the CSV file)."),
+    corpus: list[Corpus] = typer.Option(..., help=CORPUS_HELP),
+    root: list[Path] = typer.Option(..., help=ROOT_HELP),
+    labels: Optional[str] = typer.Option(None, help=LABELS_HELP),
     protocol: Protocol = typer.Option(Protocol.paper, help="paper: random 80/20 of utterances (speakers overlap); "
                                       "paper-leaky: augmented copies made before the split (shows the leak); "
                                       "speaker: ~20% of speakers held out; loso: leave one speaker out."),
@@ -201,16 +224,22 @@ def reproduce(
         distributed.init_from_env(torch.device(device), distribute)
     except ValueError as e:
         _fail(str(e))
-    utterances = _index(corpus.value, root).utterances
-    run(utterances, protocol.value, out, recipe, cache, torch.device(device), progress=not quiet)
+    utterances, left_out = _corpus_set(corpus, root, labels)
+    if previous.exists():
+        old = json.loads(previous.read_text())
+        now = {"corpora": sorted({u.corpus for u in utterances}), "labels": sorted({u.label for u in utterances})}
+        if any(k in old and old[k] != v for k, v in now.items()):
+            _fail(f"{out} holds a run on other corpora or labels ({previous}); choose a new --out")
+    run(utterances, protocol.value, out, recipe, cache, torch.device(device), progress=not quiet, left_out=left_out)
     if distributed.is_main():
         typer.echo((out / "results.md").read_text())
 
 
 @app.command()
 def compare(
-    corpus: Corpus = typer.Option(..., help="Corpus adapter to index --root with."),
-    root: Path = typer.Option(..., help="Corpus folder (for csv: the CSV file)."),
+    corpus: list[Corpus] = typer.Option(..., help=CORPUS_HELP),
+    root: list[Path] = typer.Option(..., help=ROOT_HELP),
+    labels: Optional[str] = typer.Option(None, help=LABELS_HELP),
     protocol: Protocol = typer.Option(Protocol.paper, help="paper, paper-leaky or speaker (one split; "
                                       "not loso)."),
     models: str = typer.Option("student,teacher,ast,septr", help="Comma-separated networks (see `emovit profile`) "
@@ -260,7 +289,7 @@ def compare(
     recipe = Recipe(epochs=epochs, batch_size=batch_size, lr=lr, lr_halve_every=lr_halve_every, alpha=alpha,
                     views=views, select=select, seed=seed, precision=precision, baseline=None,
                     checkpoint_every=checkpoint_every)
-    utterances = _index(corpus.value, root).utterances
+    utterances, _ = _corpus_set(corpus, root, labels)
     try:
         run(utterances, protocol.value, names, out, recipe, cache, torch.device(device), progress=not quiet,
             checkpoint=ast_checkpoint, time_runs=time_runs, threads=threads)
@@ -414,8 +443,9 @@ def predict(
 
 @app.command()
 def baseline(
-    corpus: Corpus = typer.Option(..., help="Corpus adapter to index --root with."),
-    root: Path = typer.Option(..., help="Corpus folder (for csv: the CSV file)."),
+    corpus: list[Corpus] = typer.Option(..., help=CORPUS_HELP),
+    root: list[Path] = typer.Option(..., help=ROOT_HELP),
+    labels: Optional[str] = typer.Option(None, help=LABELS_HELP),
     protocol: Protocol = typer.Option(Protocol.paper, help="Split protocol, as for reproduce."),
     seeds: str = typer.Option("0,1,2,3,4", help="Comma-separated split seeds (LOSO uses the first)."),
     feature_set: str = typer.Option("ComParE_2016", help="ComParE_2016 or eGeMAPSv02."),
@@ -431,10 +461,10 @@ def baseline(
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
         _fail(f"--seeds must be comma-separated integers, not {seeds!r}")
-    utterances = _index(corpus.value, root).utterances
+    utterances, _ = _corpus_set(corpus, root, labels)
     study = baseline_study(utterances, protocol.value, seed_list, feature_set, cache_dir=cache / "opensmile")
     save_json(study, out / "results.json")
-    save_text(baseline_markdown(study, corpus.value), out / "results.md")
+    save_text(baseline_markdown(study, "+".join(c.value for c in corpus)), out / "results.md")
     typer.echo((out / "results.md").read_text())
 
 

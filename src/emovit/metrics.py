@@ -49,6 +49,18 @@ def classification_report(y_true, y_pred, labels: list[str]) -> dict:
     }
 
 
+def per_group_reports(y_true, y_pred, groups, labels: list[str]) -> dict:
+    """`classification_report` of each group's items (e.g. per corpus of a merged test part);
+    empty when there is only one group, since the overall report already says it all."""
+    groups = np.asarray(groups)
+    names = sorted(set(groups.tolist()))
+    if len(names) < 2:
+        return {}
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    return {g: {k: v for k, v in classification_report(y_true[groups == g], y_pred[groups == g], labels).items()
+                if k != "confusion"} for g in names}
+
+
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> dict:
     """Row-wise cosine between two (N, D) feature sets, e.g. student vs. teacher embeddings."""
     a = np.asarray(a, dtype=np.float64)

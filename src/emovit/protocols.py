@@ -183,6 +183,8 @@ def make_split(utterances: list[Utterance], protocol: str, seed: int = 0, test_f
                val_fraction: float = 0.1, views: int = 4) -> Split:
     """Split for ``paper``, ``paper-leaky`` or ``speaker``; use :func:`loso_folds` for ``loso``.
 
+    ``speaker`` on several corpora holds out about ``test_fraction`` of each corpus's speakers.
+
     ``views`` is the number of copies per training utterance (original + augmentations); for
     ``paper-leaky`` it is the number of copies made before the split.
     """
@@ -209,7 +211,13 @@ def make_split(utterances: list[Utterance], protocol: str, seed: int = 0, test_f
         return Split(protocol, seed, None, *parts, train_views=_sorted_views(train_v),
                      val_views=_sorted_views(val_v), test_views=_sorted_views(test_v), views=views)
 
-    # speaker
+    corpora = sorted({u.corpus for u in utts})
+    if len(corpora) > 1:  # hold out speakers of every corpus, so each one is tested on new voices
+        per_corpus = [make_split([u for u in utts if u.corpus == c], "speaker", seed, test_fraction, val_fraction, views)
+                      for c in corpora]
+        note = "; ".join(f"{c}: {s.val_note}" for c, s in zip(corpora, per_corpus) if s.val_note)
+        return Split(protocol, seed, None, *(_sorted(u for s in per_corpus for u in s.part(p)) for p in PARTS),
+                     views=views, val_note=note)
     speakers = sorted({u.speaker for u in utts}, key=_natural_key)
     if len(speakers) < 2:
         raise ValueError("protocol 'speaker' needs at least 2 speakers")

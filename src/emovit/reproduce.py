@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -25,7 +26,7 @@ from . import distributed
 from .checkpoint import save_json, save_torch, save_text
 from .corpora.manifest import Utterance, write_manifest
 from .features import FeatureCache, FrontEndConfig, LogMelFrontEnd, Normalizer
-from .metrics import classification_report, cosine_similarity, plot_confusion, plot_curves, summarize_folds
+from .metrics import classification_report, cosine_similarity, per_group_reports, plot_confusion, plot_curves, summarize_folds
 from .models import EmotionViT, student_config, teacher_config
 from .profile import count, time_per_clip
 from .protocols import Split, leakage_audit, loso_folds, make_split, write_split
@@ -108,6 +109,7 @@ class SplitData:
     data: StageData
     test_images: torch.Tensor
     test_labels: torch.Tensor
+    test_corpora: list[str]
     normalizer: Normalizer
     frontend: FrontEndConfig
     audit: dict
@@ -179,6 +181,7 @@ def prepare_split(split: Split, labels: list[str], run_dir: Path, recipe: Recipe
     val_items = [it for it in val_items if it[0] not in failed]
     test_items = [it for it in test_items if it[0] not in failed]
     label_of = {u.path: label_index[u.label] for u in split.train + split.val + split.test}
+    corpus_of = {u.path: u.corpus for u in split.test}
 
     train_raw = _stack_groups(groups, image_of)
     normalizer = Normalizer.fit(train_raw)
@@ -190,7 +193,8 @@ def prepare_split(split: Split, labels: list[str], run_dir: Path, recipe: Recipe
         val_labels=torch.tensor([label_of[p] for p, _ in val_items], dtype=torch.long),
     )
     return SplitData(data=data, test_images=normalizer(torch.stack([image_of[it] for it in test_items])),
-                     test_labels=torch.tensor([label_of[p] for p, _ in test_items]), normalizer=normalizer,
+                     test_labels=torch.tensor([label_of[p] for p, _ in test_items]),
+                     test_corpora=[corpus_of[p] for p, _ in test_items], normalizer=normalizer,
                      frontend=frontend_config, audit=audit, failures=dict(built.failures),
                      feature_seconds=feature_seconds)
 
@@ -234,7 +238,11 @@ def evaluate_jobs(jobs: list[Job], trained: dict, summaries: dict, prepared: Spl
     for job in jobs:
         model = trained[job.name]
         logits, pooled = infer(model, test_images, device, precision)
-        report = classification_report(test_labels.numpy(), logits.argmax(1).numpy(), labels)
+        predicted = logits.argmax(1).numpy()
+        report = classification_report(test_labels.numpy(), predicted, labels)
+        by_corpus = per_group_reports(test_labels.numpy(), predicted, prepared.test_corpora, labels)
+        if by_corpus:
+            report["per_corpus"] = by_corpus
         plot_confusion(report["confusion"], labels, run_dir / f"confusion-{job.name}.png",
                        f"{job.title}\n{split.protocol} protocol, test n={len(test_labels)}")
         entry = {"title": job.title, **count(model), **report,
@@ -312,6 +320,14 @@ def results_markdown(results: dict) -> str:
     if pooled:
         lines += ["", "Scores are mean ± std over folds. Pooled over all folds (one confusion matrix): "
                   + ", ".join(f"{k} WA {p['wa']:.3f} / UA {p['ua']:.3f}" for k, p in pooled.items())]
+    per_corpus = {k: m["per_corpus"] for k, m in results["models"].items() if "per_corpus" in m}
+    if per_corpus:
+        corpora = sorted({c for v in per_corpus.values() for c in v})
+        lines += ["", "Per corpus of the test part (UA / WA):", "",
+                  "| Model | " + " | ".join(corpora) + " |", "|---|" + "---|" * len(corpora)]
+        lines += [f"| {results['models'][k].get('title', results['models'][k].get('model', k))} | "
+                  + " | ".join(f"{v[c]['ua']:.3f} / {v[c]['wa']:.3f} (n={v[c]['n']})" if c in v else "—"
+                               for c in corpora) + " |" for k, v in per_corpus.items()]
     cos = {k: m["cosine_to_teacher"]["mean"] for k, m in results["models"].items() if "cosine_to_teacher" in m}
     if cos:
         lines += ["", "Cosine similarity of pooled test features to the teacher's: "
@@ -333,14 +349,17 @@ def split_line(summary: dict) -> str:
 
 
 def reproduce(utterances: list[Utterance], protocol: str, run_dir: str | Path, recipe: Recipe,
-              cache_dir: str | Path | None, device: torch.device, progress: bool = True) -> dict:
-    """Run the recipe under a protocol; LOSO runs every fold and pools them."""
+              cache_dir: str | Path | None, device: torch.device, progress: bool = True,
+              left_out: dict[str, int] | None = None) -> dict:
+    """Run the recipe under a protocol; LOSO runs every fold and pools them. `left_out` (label ->
+    count of utterances not trained on) is recorded in config.json so the run says what it skipped."""
     run_dir = Path(run_dir)
     cache_dir = Path(cache_dir) if cache_dir else None
     labels = sorted({u.label for u in utterances})
     config = {"protocol": protocol, "recipe": asdict(recipe), "labels": labels, "machine": machine(),
               "n_utterances": len(utterances), "corpora": sorted({u.corpus for u in utterances}),
-              "processes": distributed.world_size()}
+              "utterances_per_corpus": dict(sorted(Counter(u.corpus for u in utterances).items())),
+              "labels_left_out": left_out or {}, "processes": distributed.world_size()}
     main = distributed.is_main()
     if main:
         write_manifest(utterances, run_dir / "manifest.csv")

@@ -8,6 +8,8 @@
 Adapters read file names only; they never decode audio."""
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,6 +49,31 @@ def index_corpus(name: str, root: str | Path) -> IndexResult:
     return result
 
 
+def merge_corpora(parts: list[list[Utterance]]) -> list[Utterance]:
+    """One training set from several corpora. Speaker ids become "corpus:speaker" when more than
+    one corpus is merged, because corpora reuse ids (EmoDB's speaker 03 is not RAVDESS's actor 03)."""
+    corpora = {u.corpus for part in parts for u in part}
+    if len(corpora) < 2:
+        return [u for part in parts for u in part]
+    return [dataclasses.replace(u, speaker=f"{u.corpus}:{u.speaker}") if not u.speaker.startswith(f"{u.corpus}:")
+            else u for part in parts for u in part]
+
+
+def select_labels(utterances: list[Utterance], labels: list[str]) -> tuple[list[Utterance], dict[str, int]]:
+    """Keep the utterances whose label is in `labels`; returns them and the count left out per label.
+
+    Raises ValueError for a name that is not a canonical emotion or that no utterance carries."""
+    unknown = sorted(set(labels) - set(EMOTIONS))
+    if unknown:
+        raise ValueError(f"unknown label(s) {unknown}; canonical names are {', '.join(EMOTIONS)}")
+    absent = sorted(set(labels) - {u.label for u in utterances})
+    if absent:
+        raise ValueError(f"no utterance is labelled {', '.join(absent)}")
+    wanted = set(labels)
+    left_out = Counter(u.label for u in utterances if u.label not in wanted)
+    return [u for u in utterances if u.label in wanted], dict(sorted(left_out.items()))
+
+
 def _nothing_found(name: str, root: Path, result: IndexResult) -> str:
     message = f"no {name} utterances found under {root}"
     if result.skipped:
@@ -57,5 +84,5 @@ def _nothing_found(name: str, root: Path, result: IndexResult) -> str:
 
 __all__ = [
     "AUDIO_EXTENSIONS", "CORPORA", "EMOTIONS", "SYNONYMS", "IndexResult", "Utterance",
-    "index_corpus", "normalise_label", "read_manifest", "write_manifest",
+    "index_corpus", "merge_corpora", "normalise_label", "select_labels", "read_manifest", "write_manifest",
 ]
