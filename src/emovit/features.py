@@ -75,7 +75,15 @@ class LogMelFrontEnd(nn.Module):
         peak = db.amax(dim=(-2, -1), keepdim=True)
         return torch.maximum(db - peak, torch.tensor(-c.top_db, device=db.device))
 
+    # A clip's STFT at hop 64 is 1001 x 513 complex values (4 MB); a batch of 32 at once spills
+    # out of the CPU caches and costs twice as much per clip as chunks of 8 (measured, 1 thread).
+    CHUNK = 8
+
     def forward(self, waves: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self._images(chunk) for chunk in waves.split(self.CHUNK)]) if len(waves) \
+            else waves.new_zeros((0, 1, *self.config.image_size))
+
+    def _images(self, waves: torch.Tensor) -> torch.Tensor:
         db = self.spectrogram_db(waves)[:, None]
         return F.interpolate(db, size=self.config.image_size, mode="bilinear", align_corners=False,
                              antialias=True)
