@@ -6,7 +6,7 @@ import json
 import os
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -52,6 +52,42 @@ CORPUS_HELP = "Corpus adapter to index --root with; repeat --corpus/--root to tr
 ROOT_HELP = "Corpus folder (for csv: the CSV file); one per --corpus, in the same order."
 LABELS_HELP = ("Comma-separated emotions to keep (e.g. anger,disgust,fear,happiness,neutral,sadness); "
                "utterances with other labels are left out and counted in config.json. Default: all.")
+
+
+# Options shared by the training commands (reproduce, compare, baseline), declared once.
+Corpora = Annotated[list[Corpus], typer.Option("--corpus", help=CORPUS_HELP)]
+Roots = Annotated[list[Path], typer.Option("--root", help=ROOT_HELP)]
+Labels = Annotated[Optional[str], typer.Option("--labels", help=LABELS_HELP)]
+RunDir = Annotated[Path, typer.Option("--out", help="Run directory. Re-running the same command resumes it.")]
+Epochs = Annotated[int, typer.Option("--epochs", help="Epochs of each stage (paper: 50). Fewer for a smoke run.")]
+BatchSize = Annotated[int, typer.Option("--batch-size", help="Mini-batch size (paper: 4).")]
+LearningRate = Annotated[float, typer.Option("--lr", help="Adam learning rate (paper: 1e-4).")]
+LrHalveEvery = Annotated[int, typer.Option("--lr-halve-every", help="Halve the learning rate every N epochs (paper: 10).")]
+Alpha = Annotated[float, typer.Option("--alpha", help="Weight of L1 feature matching in the student's stage 3 (paper: 10).")]
+Views = Annotated[int, typer.Option("--views", help="Views per training clip: 1 = no augmentation, 4 = original + "
+                                    "noise, time-shift and speed copies (one drawn per clip each epoch).")]
+Select = Annotated[str, typer.Option("--select", help="Weights kept from each stage: 'best' validation epoch "
+                                     "(validation comes from the training part) or 'last'.")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed of the split, initialisation, augmentation and sample order.")]
+Precision = Annotated[str, typer.Option("--precision", help="fp32, bf16 (autocast) or auto (bf16 on CUDA or AMX CPUs).")]
+Device = Annotated[str, typer.Option("--device", help="cpu, cuda or auto.")]
+Cache = Annotated[Path, typer.Option("--cache", help="Feature cache directory.")]
+CheckpointEvery = Annotated[int, typer.Option("--checkpoint-every", help="Also checkpoint every N steps inside an epoch.")]
+Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
+DEFAULT_CACHE = Path.home() / ".cache" / "emovit"
+
+
+def _training_device(select: str, precision: str, device: str) -> str:
+    """Check the options every training command shares; returns the device to train on."""
+    if select not in ("best", "last"):
+        _fail("--select must be 'best' or 'last'")
+    if precision not in ("auto", "fp32", "bf16"):
+        _fail("--precision must be auto, fp32 or bf16")
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _corpus_set(corpora: list[Corpus], roots: list[Path], labels: str | None = None):
@@ -153,35 +189,34 @@ def _parse_patch(text: str) -> tuple[int, int]:
 
 @app.command()
 def reproduce(
-    corpus: list[Corpus] = typer.Option(..., help=CORPUS_HELP),
-    root: list[Path] = typer.Option(..., help=ROOT_HELP),
-    labels: Optional[str] = typer.Option(None, help=LABELS_HELP),
+    corpus: Corpora,
+    root: Roots,
+    out: RunDir,
+    labels: Labels = None,
     protocol: Protocol = typer.Option(Protocol.paper, help="paper: random 80/20 of utterances (speakers overlap); "
                                       "paper-leaky: augmented copies made before the split (shows the leak); "
-                                      "speaker: ~20% of speakers held out; loso: leave one speaker out."),
-    out: Path = typer.Option(..., help="Run directory. Re-running the same command resumes it."),
-    epochs: int = typer.Option(50, help="Epochs of each stage (paper: 50). Fewer for a smoke run."),
-    batch_size: int = typer.Option(4, help="Mini-batch size (paper: 4)."),
-    lr: float = typer.Option(1e-4, help="Adam learning rate (paper: 1e-4)."),
-    lr_halve_every: int = typer.Option(10, help="Halve the learning rate every N epochs (paper: 10)."),
-    alpha: float = typer.Option(10.0, help="Weight of L1 feature matching in stage 3 (paper: 10)."),
+                                      "speaker: ~20% of speakers held out (of each corpus); loso: leave one "
+                                      "speaker out."),
+    epochs: Epochs = 50,
+    batch_size: BatchSize = 4,
+    lr: LearningRate = 1e-4,
+    lr_halve_every: LrHalveEvery = 10,
+    alpha: Alpha = 10.0,
     teacher_depth: int = typer.Option(6, help="Teacher ViT depth (paper: 6 or 12)."),
     student_depth: int = typer.Option(3, help="Student ViT depth (paper: 3)."),
     patch: str = typer.Option("128x1", help="Patch height x width: 128x1 vertical (paper) or 16x16 square."),
-    views: int = typer.Option(4, help="Views per training clip: 1 = no augmentation, 4 = original + noise, "
-                                     "time-shift and speed copies (one drawn per clip each epoch)."),
-    select: str = typer.Option("best", help="Weights kept from each stage: 'best' validation epoch "
-                                           "(validation comes from the training part) or 'last'."),
+    views: Views = 4,
+    select: Select = "best",
     models: str = typer.Option("teacher,student,plain", help="Which of teacher,student,plain to train "
                                                              "(the teacher is always trained)."),
-    seed: int = typer.Option(0, help="Seed of the split, initialisation, augmentation and sample order."),
-    precision: str = typer.Option("auto", help="fp32, bf16 (autocast) or auto (bf16 on CUDA or AMX CPUs)."),
-    device: str = typer.Option("auto", help="cpu, cuda or auto."),
+    seed: Seed = 0,
+    precision: Precision = "auto",
+    device: Device = "auto",
     baseline: str = typer.Option("ComParE_2016", help="openSMILE functionals for the SVM baseline on the same "
                                                        "split: ComParE_2016, eGeMAPSv02 or none."),
-    cache: Path = typer.Option(Path.home() / ".cache" / "emovit", help="Feature cache directory."),
-    checkpoint_every: int = typer.Option(200, help="Also checkpoint every N steps inside an epoch."),
-    quiet: bool = typer.Option(False, help="No progress bars."),
+    cache: Cache = DEFAULT_CACHE,
+    checkpoint_every: CheckpointEvery = 200,
+    quiet: Quiet = False,
     distribute: str = typer.Option("batch", help="Under torchrun: 'batch' runs every stage data-parallel "
                                                  "(DDP, same results as one process); 'folds' spreads LOSO folds "
                                                  "over the processes."),
@@ -198,12 +233,7 @@ def reproduce(
     unknown = set(chosen) - {"teacher", "student", "plain"}
     if unknown:
         _fail(f"--models: unknown model(s) {sorted(unknown)}; choose from teacher, student, plain")
-    if select not in ("best", "last"):
-        _fail("--select must be 'best' or 'last'")
-    if precision not in ("auto", "fp32", "bf16"):
-        _fail("--precision must be auto, fp32 or bf16")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = _training_device(select, precision, device)
     recipe = Recipe(epochs=epochs, batch_size=batch_size, lr=lr, lr_halve_every=lr_halve_every, alpha=alpha,
                     teacher_depth=teacher_depth, student_depth=student_depth, patch_size=_parse_patch(patch),
                     views=views, select=select, seed=seed, precision=precision,
@@ -237,33 +267,32 @@ def reproduce(
 
 @app.command()
 def compare(
-    corpus: list[Corpus] = typer.Option(..., help=CORPUS_HELP),
-    root: list[Path] = typer.Option(..., help=ROOT_HELP),
-    labels: Optional[str] = typer.Option(None, help=LABELS_HELP),
+    corpus: Corpora,
+    root: Roots,
+    out: RunDir,
+    labels: Labels = None,
     protocol: Protocol = typer.Option(Protocol.paper, help="paper, paper-leaky or speaker (one split; "
                                       "not loso)."),
     models: str = typer.Option("student,teacher,ast,septr", help="Comma-separated networks (see `emovit profile`) "
                                "and/or 'plain' (the student, CE only). 'student' and 'student-16x16' learn by "
                                "knowledge transfer from 'teacher'/'teacher-16x16', trained first."),
-    out: Path = typer.Option(..., help="Run directory. Re-running the same command resumes it."),
-    epochs: int = typer.Option(50, help="Epochs of each stage (paper: 50). Fewer for a smoke run."),
-    batch_size: int = typer.Option(4, help="Mini-batch size (paper: 4)."),
-    lr: float = typer.Option(1e-4, help="Adam learning rate (paper: 1e-4)."),
-    lr_halve_every: int = typer.Option(10, help="Halve the learning rate every N epochs (paper: 10)."),
-    alpha: float = typer.Option(10.0, help="Weight of L1 feature matching in the student's stage 3 (paper: 10)."),
-    views: int = typer.Option(4, help="Views per training clip: 1 = no augmentation, 4 = original + noise, "
-                                     "time-shift and speed copies."),
-    select: str = typer.Option("best", help="Weights kept from each stage: 'best' validation epoch or 'last'."),
-    seed: int = typer.Option(0, help="Seed of the split, initialisation, augmentation and sample order."),
-    precision: str = typer.Option("auto", help="fp32, bf16 (autocast) or auto (bf16 on CUDA or AMX CPUs)."),
-    device: str = typer.Option("auto", help="cpu, cuda or auto."),
+    epochs: Epochs = 50,
+    batch_size: BatchSize = 4,
+    lr: LearningRate = 1e-4,
+    lr_halve_every: LrHalveEvery = 10,
+    alpha: Alpha = 10.0,
+    views: Views = 4,
+    select: Select = "best",
+    seed: Seed = 0,
+    precision: Precision = "auto",
+    device: Device = "auto",
     ast_checkpoint: Optional[Path] = typer.Option(None, help="A local timm/DeiT (or AST) state dict to start AST "
                                                   "from; nothing is downloaded. Default: AST from scratch."),
     time_runs: int = typer.Option(10, help="Timed CPU forward passes per model for ms/clip (0: do not time)."),
     threads: int = typer.Option(1, help="torch.set_num_threads for the ms/clip timing."),
-    cache: Path = typer.Option(Path.home() / ".cache" / "emovit", help="Feature cache directory."),
-    checkpoint_every: int = typer.Option(200, help="Also checkpoint every N steps inside an epoch."),
-    quiet: bool = typer.Option(False, help="No progress bars."),
+    cache: Cache = DEFAULT_CACHE,
+    checkpoint_every: CheckpointEvery = 200,
+    quiet: Quiet = False,
 ):
     """Train and test several networks on ONE split (same images, normaliser, optimiser and stage
     loop) and write a Table-2-like results.md: WA, UA, macro-F1, params, GMACs, training time and
@@ -276,16 +305,11 @@ def compare(
     names = _names(models, CHOICES, "--models")
     if protocol == Protocol.loso:
         _fail("compare runs one split; choose paper, paper-leaky or speaker")
-    if select not in ("best", "last"):
-        _fail("--select must be 'best' or 'last'")
-    if precision not in ("auto", "fp32", "bf16"):
-        _fail("--precision must be auto, fp32 or bf16")
+    device = _training_device(select, precision, device)
     if time_runs < 0 or threads < 1:
         _fail("--time-runs must be at least 0 and --threads at least 1")
     if ast_checkpoint is not None and not ast_checkpoint.is_file():
         _fail(f"--ast-checkpoint {ast_checkpoint}: no such file")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
     recipe = Recipe(epochs=epochs, batch_size=batch_size, lr=lr, lr_halve_every=lr_halve_every, alpha=alpha,
                     views=views, select=select, seed=seed, precision=precision, baseline=None,
                     checkpoint_every=checkpoint_every)
@@ -443,14 +467,14 @@ def predict(
 
 @app.command()
 def baseline(
-    corpus: list[Corpus] = typer.Option(..., help=CORPUS_HELP),
-    root: list[Path] = typer.Option(..., help=ROOT_HELP),
-    labels: Optional[str] = typer.Option(None, help=LABELS_HELP),
+    corpus: Corpora,
+    root: Roots,
+    labels: Labels = None,
     protocol: Protocol = typer.Option(Protocol.paper, help="Split protocol, as for reproduce."),
     seeds: str = typer.Option("0,1,2,3,4", help="Comma-separated split seeds (LOSO uses the first)."),
     feature_set: str = typer.Option("ComParE_2016", help="ComParE_2016 or eGeMAPSv02."),
     out: Path = typer.Option(..., help="Directory for results.json and results.md."),
-    cache: Path = typer.Option(Path.home() / ".cache" / "emovit", help="Feature cache directory."),
+    cache: Cache = DEFAULT_CACHE,
 ):
     """openSMILE functionals + linear SVM alone, over several seeds or all LOSO folds: the
     classical reference, on exactly the splits `reproduce` uses for the same seed."""
