@@ -1,0 +1,48 @@
+"""scripts/bundle_model.py writes the bundled model's card from a run's results alone."""
+import importlib.util
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bundle_model.py"
+
+
+def _card_module():
+    spec = importlib.util.spec_from_file_location("bundle_model", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _report(wa, ua, **extra):
+    return {"wa": wa, "ua": ua, "macro_f1": ua, **extra}
+
+
+def test_card_reports_each_corpus_next_to_the_baseline_and_what_was_left_out():
+    per_corpus = {"emodb": _report(0.7, 0.65, n=80), "savee": _report(0.5, 0.45, n=60)}
+    results = {
+        "protocol": "speaker", "seed": 0, "labels": ["anger", "neutral"],
+        "split": {"sizes": {"train": 300, "val": 40, "test": 140},
+                  "speakers": {"train": ["emodb:03", "savee:JE"], "val": ["emodb:09"],
+                               "test": ["emodb:08", "emodb:11", "savee:DC"]}},
+        "leakage": {"verdict": "speaker-independent"},
+        "models": {
+            "teacher": _report(0.6, 0.55, title="Teacher", params_m=2.91, epochs={"teacher": 8},
+                               per_corpus=per_corpus),
+            "student": _report(0.62, 0.58, title="Student", params_m=1.42, gmacs=0.18,
+                               epochs={"match": 8, "student": 8}, selected_epoch={"match": 7, "student": 5},
+                               per_corpus={"emodb": _report(0.71, 0.66, n=80), "savee": _report(0.52, 0.47, n=60)}),
+            "opensmile": _report(0.64, 0.6, model="opensmile-ComParE_2016+linear-svm", feature_set="ComParE_2016",
+                                 per_corpus={"emodb": _report(0.8, 0.75, n=80), "savee": _report(0.4, 0.35, n=60)}),
+        },
+    }
+    config = {"corpora": ["emodb", "savee"], "n_utterances": 480, "labels_left_out": {"surprise": 60},
+              "utterances_per_corpus": {"emodb": 300, "savee": 180},
+              "recipe": {"student_depth": 3, "teacher_depth": 6, "alpha": 10.0, "lr": 1e-4, "lr_halve_every": 3,
+                         "batch_size": 4, "views": 4, "seed": 0, "baseline": "ComParE_2016"},
+              "machine": {"cpu": "test CPU", "cpu_count": 2, "torch": "2.13.0"}}
+    card = _card_module().card(results, config, "emovit reproduce --corpus emodb ...")
+    assert "surprise (60 utterances)" in card
+    assert "speaker-independent: no test speaker is in training" in card
+    assert "| Student | 0.660 (0.710) | 0.470 (0.520) |" in card
+    assert "| opensmile-ComParE_2016+linear-svm | 0.750 (0.800) | 0.350 (0.400) |" in card
+    assert "emodb: 80 clips of speakers 08, 11; savee: 60 clips of speakers DC" in card
+    assert "teacher 8, student\n8+8" in card and "emovit reproduce --corpus emodb ..." in card
