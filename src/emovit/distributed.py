@@ -11,11 +11,15 @@ gloo on CPU, nccl on GPUs; without torchrun everything runs as one process.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
 
 _mode = "batch"
+# In `folds` mode the processes meet only once, after their last fold; one may finish hours
+# before another (folds differ in size), so that wait must not hit torch's 30-minute default.
+FOLDS_TIMEOUT = timedelta(days=7)
 
 
 def init_from_env(device: torch.device, mode: str = "batch") -> bool:
@@ -28,7 +32,8 @@ def init_from_env(device: torch.device, mode: str = "batch") -> bool:
         return dist.is_initialized()
     if device.type == "cuda":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    timeout = FOLDS_TIMEOUT if mode == "folds" else None
+    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo", timeout=timeout)
     return True
 
 
