@@ -52,6 +52,19 @@ def _per_corpus_table(models: dict, split: dict) -> str:
     return "\n".join(head + rows) + "\n\nHeld-out test speakers per corpus — " + "; ".join(held) + "."
 
 
+def _verdict(models: dict) -> str:
+    """One plain sentence: does the student beat the classical baseline on this split?"""
+    student, base = models.get("student"), models.get("opensmile")
+    if not student or not base:
+        return ""
+    ahead = [c for c, r in student.get("per_corpus", {}).items() if r["ua"] > base["per_corpus"][c]["ua"]]
+    overall = "beats" if student["ua"] > base["ua"] else "does not beat"
+    where = (f" (it is ahead on {', '.join(ahead)} only)" if ahead else ", nor on any single corpus") \
+        if student.get("per_corpus") else ""
+    return (f"**Said plainly**: the student {overall} the openSMILE baseline on this split: UA "
+            f"{student['ua']:.3f} vs {base['ua']:.3f}{where if overall == 'does not beat' else ''}.")
+
+
 def card(results: dict, config: dict, command: str) -> str:
     split = results["split"]
     sizes, speakers = split["sizes"], split["speakers"]
@@ -101,6 +114,8 @@ trained and tested on the same split in the same run (C chosen on the validation
 {_overall_table(models)}
 
 {per_corpus_table}
+
+{_verdict(models)}
 
 **How it was made**: `{command}` on {machine['cpu']} ({machine['cpu_count']} CPUs, torch
 {machine['torch']}), then `python scripts/bundle_model.py RUN_DIR --command "..."`

@@ -106,12 +106,12 @@ def test_bundled_model_recognises_the_example_clips():
     from emovit.recognizer import BUNDLED_MODEL
 
     examples = Path(__file__).resolve().parents[1] / "examples"
-    expected = {"16a02Wb": "anger", "15a01La": "boredom", "03a04Ad": "fear", "10a04Fd": "happiness",
-                "12a02Nb": "neutral", "13a02Ta": "sadness"}
+    expected = {"08a01Wa": "anger", "11a02Ec": "disgust", "08a01Ab": "fear", "11a02Fb": "happiness",
+                "08a01Na": "neutral", "11a02Tc": "sadness"}
     assert BUNDLED_MODEL.exists()
     result = CliRunner().invoke(app, ["predict", str(examples), "--json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
-    assert len(rows) == 6 and all(len(r["probabilities"]) == 7 for r in rows)
+    assert len(rows) == 6 and all(len(r["probabilities"]) == 6 for r in rows)
     correct = sum(r["label"] == expected[Path(r["file"]).stem] for r in rows)
-    assert correct >= 5  # measured: 5 of 6 (boredom is taken for sadness)
+    assert correct >= 3  # measured: 3 of 6 on these unseen speakers (examples/README.md lists each)

@@ -157,3 +157,14 @@ def test_timeline_keeps_the_tail_and_refuses_windows_longer_than_the_clip(rec, w
 def test_embed_is_the_pooled_feature(rec, write_tone):
     vector = rec.embed(write_tone("a.wav"))
     assert vector.shape == (32,) and vector.dtype == np.float32 and np.isfinite(vector).all()
+
+
+def test_readme_python_example_runs_as_written(monkeypatch):
+    """The README's Python API example is run exactly as printed, from the repository root."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    block = re.search(r"```python\n(.*?)```", (root / "README.md").read_text(), re.S).group(1)
+    monkeypatch.chdir(root)
+    exec(compile(block, "README.md", "exec"), {})
