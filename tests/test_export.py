@@ -51,7 +51,7 @@ def models(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pair(models):
-    return Recognizer.load(models[0]), Recognizer.load(models[1])
+    return Recognizer.load(models[0], precision="fp32"), Recognizer.load(models[1])
 
 
 def tones() -> np.ndarray:
@@ -141,7 +141,7 @@ def test_teacher_with_stem_and_coordinates_exports(tmp_path):
     small = teacher_config(len(EMODB), depth=1, dim=32, heads=2, dim_head=16, mlp_dim=32)
     pt = write_student(tmp_path / "teacher.pt", small)
     assert export_onnx(pt, tmp_path / "teacher.onnx") < TOLERANCE
-    assert parity(Recognizer.load(pt), Recognizer.load(tmp_path / "teacher.onnx"), tones()) < TOLERANCE
+    assert parity(Recognizer.load(pt, precision="fp32"), Recognizer.load(tmp_path / "teacher.onnx"), tones()) < TOLERANCE
 
 
 def test_failed_check_leaves_no_file_behind(models, tmp_path):
@@ -187,3 +187,11 @@ def test_cli_export_errors(models, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)  # as if the extra were not installed
     result = runner.invoke(app, ["export", "--model", str(models[0]), "--out", str(tmp_path / "m.onnx")])
     assert result.exit_code == 2 and "pip install 'emovit[onnx]'" in result.output
+
+
+def test_export_from_a_bf16_recognizer_checks_against_fp32(models, tmp_path):
+    """The graph is fp32, so its parity check runs against PyTorch's fp32 answers whatever the
+    recognizer handed to export computes in (bf16 autocast on AMX machines by default)."""
+    bf16 = Recognizer.load(models[0], precision="bf16")
+    assert export_onnx(bf16, tmp_path / "again.onnx") < TOLERANCE
+    assert bf16.precision == "bf16"  # the caller's recognizer is left as it was

@@ -115,3 +115,18 @@ def test_bundled_model_recognises_the_example_clips():
     assert len(rows) == 6 and all(len(r["probabilities"]) == 6 for r in rows)
     correct = sum(r["label"] == expected[Path(r["file"]).stem] for r in rows)
     assert correct >= 3  # measured: 3 of 6 on these unseen speakers (examples/README.md lists each)
+
+
+def test_precision_option(model_file, write_tone):
+    """--precision bf16 runs (autocast; emulated on CPUs without AMX) and answers like fp32; a bad value
+    is refused before any work."""
+    clip = str(write_tone("a.wav"))
+    rows = {}
+    for precision in ("fp32", "bf16"):
+        result = CliRunner().invoke(app, ["predict", clip, "--model", str(model_file), "--json",
+                                          "--precision", precision])
+        assert result.exit_code == 0, result.output
+        rows[precision] = json.loads(result.stdout)[0]["probabilities"]
+    assert rows["bf16"] == pytest.approx(rows["fp32"], abs=0.02)
+    result = CliRunner().invoke(app, ["predict", clip, "--model", str(model_file), "--precision", "fp16"])
+    assert result.exit_code == 2 and "--precision must be auto, fp32 or bf16" in result.output

@@ -94,12 +94,14 @@ def test_bf16_autocast_gives_the_fp32_answers_within_tolerance():
 
 
 def test_auto_precision_is_fp32_without_amx_or_cuda(monkeypatch, tmp_path):
-    from emovit import stages
+    from emovit import precision
 
     fake = tmp_path / "cpuinfo"
     fake.write_text("flags\t\t: fpu avx2 fma\n")
-    monkeypatch.setattr(stages, "Path", lambda _: fake)
-    assert stages.resolve_precision("auto", torch.device("cpu")) == "fp32"
+    monkeypatch.setattr(precision, "Path", lambda _: fake)
+    assert precision.resolve_precision("auto", torch.device("cpu")) == "fp32"
     fake.write_text("flags\t\t: fpu avx2 avx512f amx_bf16 amx_tile\n")
-    assert stages.resolve_precision("auto", torch.device("cpu")) == "bf16"
-    assert stages.resolve_precision("fp32", torch.device("cpu")) == "fp32"
+    assert precision.resolve_precision("auto", torch.device("cpu")) == "bf16"
+    assert precision.resolve_precision("fp32", torch.device("cpu")) == "fp32"
+    with pytest.raises(ValueError, match="precision"):
+        precision.resolve_precision("fp16", torch.device("cpu"))

@@ -263,7 +263,7 @@ def _timeline_child(arguments: str) -> None:
     args = json.loads(arguments)
     torch.set_num_threads(args["threads"])  # before loading: an ONNX session takes torch's count
     started = time.perf_counter()
-    recognizer = Recognizer.load(args["model"])
+    recognizer = Recognizer.load(args["model"], precision=args.get("precision", "auto"))
     loaded = time.perf_counter()
     rss_loaded = _own_peak_rss_mib()
     result = recognizer.timeline(args["audio"], window=args["window"], hop=args["hop"],
@@ -292,7 +292,7 @@ def _own_peak_rss_mib() -> float | None:
 
 
 def measure_timeline(model: str | Path | None, audio: str | Path, window: float = 4.0, hop: float = 4.0,
-                     threads: int | None = None, batch_size: int = 32) -> dict:
+                     threads: int | None = None, batch_size: int = 32, precision: str = "auto") -> dict:
     """Run ``Recognizer.load(model).timeline(audio, window, hop)`` in a fresh Python process with
     ``threads`` torch threads; its wall times, windows and peak RSS in MiB (see the module doc)."""
     threads = threads or os.cpu_count() or 1
@@ -301,7 +301,7 @@ def measure_timeline(model: str | Path | None, audio: str | Path, window: float 
     with tempfile.TemporaryDirectory(prefix="emovit-timeline-") as scratch:
         out, log = Path(scratch) / "result.json", Path(scratch) / "stderr.txt"
         args = {"model": None if model is None else str(model), "audio": str(audio), "window": window, "hop": hop,
-                "threads": threads, "batch_size": batch_size, "out": str(out)}
+                "threads": threads, "batch_size": batch_size, "precision": precision, "out": str(out)}
         started = time.perf_counter()
         with open(log, "wb") as err:
             child = subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps(args)], env=env,
@@ -345,12 +345,13 @@ def _onnx_missing() -> str | None:
     return None
 
 
-def _backends(model, onnx: bool, threads: int, scratch: Path, progress: Progress) -> tuple[dict, dict, dict]:
+def _backends(model, onnx: bool, threads: int, scratch: Path, progress: Progress,
+              precision: str = "auto") -> tuple[dict, dict, dict]:
     """({backend: recognizer for 1 thread}, {backend: recognizer for `threads`}, {backend: reason skipped})."""
     from .recognizer import Recognizer
 
     single, multi, skipped = {}, {}, {}
-    first = Recognizer.load(model)
+    first = Recognizer.load(model, precision=precision)
     if getattr(first, "session", None) is not None:  # the model is an .onnx file: only ONNX to measure
         from .export import OnnxRecognizer
 
@@ -374,7 +375,8 @@ def _backends(model, onnx: bool, threads: int, scratch: Path, progress: Progress
 
 
 def _model_info(recognizer) -> dict:
-    info = {"path": str(recognizer.path) if recognizer.path else None, "labels": recognizer.labels}
+    info = {"path": str(recognizer.path) if recognizer.path else None, "labels": recognizer.labels,
+            "precision": getattr(recognizer, "precision", "fp32")}
     network = getattr(recognizer, "model", None)
     if network is not None:
         info["params"] = sum(p.numel() for p in network.parameters())
@@ -387,7 +389,7 @@ def _model_info(recognizer) -> dict:
 
 
 def run_benchmark(model: str | Path | None = None, *, onnx: bool = True, clip: str | Path | None = None,
-                  clip_rate: int = 48000, runs: int = 50, warmup: int = 5, batch: int = 256,
+                  clip_rate: int = 48000, precision: str = "auto", runs: int = 50, warmup: int = 5, batch: int = 256,
                   batch_size: int = 32, repeats: int = 3, threads: int | None = None,
                   hour_seconds: float = 3600.0, window: float = 4.0, hop: float = 4.0,
                   progress: Progress | None = None) -> dict:
@@ -404,11 +406,11 @@ def run_benchmark(model: str | Path | None = None, *, onnx: bool = True, clip: s
     result: dict = {"format": BENCHMARK_FORMAT, "machine": machine_info(),
                     "settings": {"runs": runs, "warmup": warmup, "batch": batch, "batch_size": batch_size,
                                  "repeats": repeats, "threads": threads, "hour_seconds": hour_seconds,
-                                 "window": window, "hop": hop}}
+                                 "window": window, "hop": hop, "precision": precision}}
     with tempfile.TemporaryDirectory(prefix="emovit-benchmark-") as tmp:
         scratch = Path(tmp)
         progress("loading the model ...")
-        single, multi, skipped = _backends(model, onnx, threads, scratch, progress)
+        single, multi, skipped = _backends(model, onnx, threads, scratch, progress, precision)
         any_recognizer = next(iter(single.values()))
         if hour_seconds and window > any_recognizer.clip_seconds:
             raise ValueError(f"window must be at most {any_recognizer.clip_seconds:g} s")
@@ -445,7 +447,8 @@ def run_benchmark(model: str | Path | None = None, *, onnx: bool = True, clip: s
             write_recording(audio, hour_seconds)
             written = time.perf_counter() - started
             progress(f"timeline over {hour_seconds:g} s in a subprocess on {threads} thread(s) ...")
-            result["timeline"] = {**measure_timeline(timeline_model, audio, window, hop, threads, batch_size),
+            result["timeline"] = {**measure_timeline(timeline_model, audio, window, hop, threads, batch_size,
+                                                                   precision),
                                   "file_format": "FLAC PCM_16", "file_mib": audio.stat().st_size / MiB,
                                   "write_seconds": written}
         else:
@@ -517,7 +520,9 @@ def format_report(result: dict) -> str:
     model = result.get("model", {})
     shape = (f"{model['kind']} {'x'.join(map(str, model.get('patch_size', [])))}, " if model.get("kind") else "")
     params = f", {model['params'] / 1e6:.2f} M parameters" if "params" in model else ""
-    lines.append(f"model:   {model.get('path') or 'bundled'} ({shape}{len(model.get('labels', []))} labels{params})")
+    arithmetic = f", PyTorch in {model['precision']}" if model.get("precision") else ""
+    lines.append(f"model:   {model.get('path') or 'bundled'} ({shape}{len(model.get('labels', []))} labels{params}"
+                 f"{arithmetic})")
     c = result.get("clip", {})
     source = "synthetic tone + noise (WAV)" if c.get("synthetic") else c.get("path")
     lines.append(f"clip:    {source}, {c.get('seconds', 0):.2f} s at {c.get('sample_rate')} Hz, "

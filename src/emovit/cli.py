@@ -69,7 +69,8 @@ Views = Annotated[int, typer.Option("--views", help="Views per training clip: 1 
 Select = Annotated[str, typer.Option("--select", help="Weights kept from each stage: 'best' validation epoch "
                                      "(validation comes from the training part) or 'last'.")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the split, initialisation, augmentation and sample order.")]
-Precision = Annotated[str, typer.Option("--precision", help="fp32, bf16 (autocast) or auto (bf16 on CUDA or AMX CPUs).")]
+Precision = Annotated[str, typer.Option("--precision", help="The network's arithmetic: fp32, bf16 (autocast) or auto "
+                                        "(bf16 on CUDA or AMX CPUs, fp32 elsewhere).")]
 Device = Annotated[str, typer.Option("--device", help="cpu, cuda or auto.")]
 Cache = Annotated[Path, typer.Option("--cache", help="Feature cache directory.")]
 CheckpointEvery = Annotated[int, typer.Option("--checkpoint-every", help="Also checkpoint every N steps inside an epoch.")]
@@ -77,12 +78,16 @@ Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
 DEFAULT_CACHE = Path.home() / ".cache" / "emovit"
 
 
+def _check_precision(precision: str) -> None:
+    if precision not in ("auto", "fp32", "bf16"):
+        _fail("--precision must be auto, fp32 or bf16")
+
+
 def _training_device(select: str, precision: str, device: str) -> str:
     """Check the options every training command shares; returns the device to train on."""
     if select not in ("best", "last"):
         _fail("--select must be 'best' or 'last'")
-    if precision not in ("auto", "fp32", "bf16"):
-        _fail("--precision must be auto, fp32 or bf16")
+    _check_precision(precision)
     if device != "auto":
         return device
     import torch
@@ -400,6 +405,7 @@ def predict(
     window: Optional[float] = typer.Option(None, help="Files longer than this many seconds (at most 4) also get "
                                            "a timeline: one verdict per window; the file's verdict is their mean."),
     hop: Optional[float] = typer.Option(None, help="Seconds between timeline windows (default: half the window)."),
+    precision: Precision = "auto",
 ):
     """Recognise the emotion in speech recordings (first 4 s of each, or a timeline with --window)."""
     from dataclasses import asdict
@@ -415,13 +421,14 @@ def predict(
         hop = window / 2 if hop is None else hop
         if window <= 0 or hop <= 0:
             _fail("--window and --hop must be positive")
+    _check_precision(precision)
     files, problems = _audio_files(paths)
     for problem in problems:
         typer.secho(f"error: {problem}", err=True, fg=typer.colors.RED)
     if not files:
         raise typer.Exit(2)
     try:
-        recognizer = Recognizer.load(model)
+        recognizer = Recognizer.load(model, precision=precision)
     except ModelFileError as e:
         _fail(str(e))
     if window is not None and window > recognizer.clip_seconds:
@@ -589,6 +596,7 @@ def serve(
                                   "Retry-After."),
     body_timeout: float = typer.Option(60.0, help="Seconds an upload may take to arrive (slower: HTTP 408)."),
     keep_alive: int = typer.Option(5, help="Seconds an idle connection is kept open."),
+    precision: Precision = "auto",
 ):
     """Serve the model over HTTP: a web page at / (upload or record), JSON at /v1/predict, /v1/health,
     /v1/labels."""
@@ -600,8 +608,9 @@ def serve(
         _fail("--max-upload-mb, --max-seconds and --body-timeout must be positive")
     if min(workers, max_concurrent, keep_alive) < 1 or max_queue < 0:
         _fail("--workers, --max-concurrent and --keep-alive must be at least 1, --max-queue at least 0")
+    _check_precision(precision)
     try:
-        recognizer = Recognizer.load(model)
+        recognizer = Recognizer.load(model, precision=precision)
     except ModelFileError as e:
         _fail(str(e))
     typer.echo(f"serving {recognizer.path} ({', '.join(recognizer.labels)}) on http://{host}:{port}/"
@@ -637,6 +646,7 @@ def benchmark_speed(
                                           "(os.cpu_count()). Latency always uses 1."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the full result as JSON to this "
                                             "file ('-': print JSON instead of the table)."),
+    precision: Precision = "auto",
 ):
     """Latency (one 4 s clip file on 1 thread), batch throughput (all cores) and a long-recording timeline
     (time and peak memory, in a subprocess), for PyTorch and ONNX, next to the project's targets."""
@@ -652,8 +662,10 @@ def benchmark_speed(
         _fail("--window and --hop must be positive")
     if clip is not None and not clip.is_file():
         _fail(f"{clip}: no such audio file")
+    _check_precision(precision)
     try:
-        result = run_benchmark(model, onnx=onnx, clip=clip, clip_rate=clip_rate, runs=runs, warmup=warmup,
+        result = run_benchmark(model, onnx=onnx, clip=clip, clip_rate=clip_rate, precision=precision, runs=runs,
+                               warmup=warmup,
                                batch=batch, batch_size=batch_size, repeats=repeats, threads=threads,
                                hour_seconds=hour_seconds, window=window, hop=hop,
                                progress=lambda message: typer.echo(message, err=True))

@@ -36,7 +36,7 @@ from .models import MODELS, build
 from .protocols import make_split
 from .reproduce import (MODEL_TITLES, Job, Recipe, evaluate_jobs, machine, prepare_split, results_markdown,
                         split_results, train_jobs)
-from .stages import resolve_precision
+from .precision import resolve_precision
 
 TRANSFER = {"student": "teacher", "student-16x16": "teacher-16x16"}  # student -> the teacher it learns from
 CHOICES = (*MODELS, "plain")

@@ -18,6 +18,7 @@ as ONNX ``metadata_props`` (JSON strings), so the file describes itself.
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import warnings
@@ -147,9 +148,12 @@ def export_onnx(model: str | Path | Recognizer | None, out: str | Path, opset: i
     checked before the file is put in place so a bad export never replaces a good one
     (``tolerance=None`` skips the check).  Raises ModelFileError for a bad model or a missing package."""
     onnx = _need("onnx", "ONNX export")
-    recognizer = model if isinstance(model, Recognizer) else Recognizer.load(model)
+    recognizer = model if isinstance(model, Recognizer) else Recognizer.load(model, precision="fp32")
     if isinstance(recognizer, OnnxRecognizer):
         raise ModelFileError(f"{recognizer.path}: is already an ONNX model")
+    if recognizer.precision != "fp32":  # the graph is fp32: check it against PyTorch's fp32 answers
+        recognizer = copy.copy(recognizer)
+        recognizer.precision = "fp32"
     graph = ExportGraph(recognizer).cpu().eval()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -208,6 +212,7 @@ class OnnxRecognizer(Recognizer):
         self.path = path
         self.meta = meta or {}
         self.device = torch.device("cpu")
+        self.precision = "fp32"  # what the exported graph computes in
         self.model = None  # no PyTorch network: the graph is the model
 
     @classmethod

@@ -22,6 +22,7 @@ import torch
 from .audio import AudioError, Source, _describe, fit_length, from_array, iter_blocks, load_audio
 from .features import FrontEndConfig, LogMelFrontEnd, Normalizer
 from .models import ModelConfig, build_from_config
+from .precision import autocast, resolve_precision
 
 BUNDLED_MODEL = Path(__file__).parent / "assets" / "student.pt"
 MODEL_FORMAT = "emovit-model/1"
@@ -98,11 +99,17 @@ def _read(path: Path) -> dict:
 
 
 class Recognizer:
-    """A trained model with its front end and normaliser, ready for inference on one device."""
+    """A trained model with its front end and normaliser, ready for inference on one device.
+
+    ``precision`` is the network's arithmetic: 'auto' runs it under bf16 autocast where that is fast
+    (CUDA, CPUs with AMX) and in fp32 elsewhere; 'fp32' is the reference, 'bf16' forces autocast.
+    The front end (STFT, log-Mel) always runs in fp32."""
 
     def __init__(self, model: torch.nn.Module, labels: list[str], normalizer: Normalizer, frontend: FrontEndConfig,
-                 device: str | torch.device = "cpu", path: Path | None = None, meta: dict | None = None):
+                 device: str | torch.device = "cpu", path: Path | None = None, meta: dict | None = None,
+                 precision: str = "auto"):
         self.device = torch.device(device)
+        self.precision = resolve_precision(precision, self.device)
         self.model = model.to(self.device).eval()
         self.frontend = LogMelFrontEnd(frontend).to(self.device)
         self.normalizer = normalizer
@@ -111,10 +118,12 @@ class Recognizer:
         self.meta = meta or {}
 
     @classmethod
-    def load(cls, model: str | Path | None = None, device: str | torch.device = "cpu") -> "Recognizer":
+    def load(cls, model: str | Path | None = None, device: str | torch.device = "cpu",
+             precision: str = "auto") -> "Recognizer":
         """Load a model file, a run directory (its models/student.pt, else plain.pt, teacher.pt or any
         other models/*.pt) or, with ``model=None``, the model shipped with emovit.  An ``.onnx`` file
-        (``emovit export``) gives an :class:`emovit.export.OnnxRecognizer` with the same API."""
+        (``emovit export``) gives an :class:`emovit.export.OnnxRecognizer` with the same API (always
+        fp32: ``precision`` is for PyTorch models)."""
         path = _resolve(model)
         if path.suffix.lower() == ".onnx":
             from .export import OnnxRecognizer  # optional dependency (onnxruntime), imported on demand
@@ -132,7 +141,7 @@ class Recognizer:
             raise ModelFileError(f"{path}: damaged model file ({str(e).splitlines()[0]})") from None
         if len(labels) != config.num_classes:
             raise ModelFileError(f"{path}: damaged model file ({len(labels)} labels for {config.num_classes} outputs)")
-        return cls(network, labels, normalizer, frontend, device, path, blob.get("meta"))
+        return cls(network, labels, normalizer, frontend, device, path, blob.get("meta"), precision)
 
     # ------------------------------------------------------------------------------------------
     # helpers
@@ -167,7 +176,10 @@ class Recognizer:
     def _probabilities(self, clips: list[np.ndarray]) -> np.ndarray:
         """(n, classes) softmax of n clips of exactly clip length, in float32 whatever the model's dtype."""
         with torch.inference_mode():
-            return self.model(self._images(clips)).float().softmax(-1).cpu().numpy()
+            images = self._images(clips)
+            with autocast(self.device, self.precision):
+                logits = self.model(images)
+            return logits.float().softmax(-1).cpu().numpy()
 
     def _named(self, row: np.ndarray) -> tuple[str, dict[str, float]]:
         return self.labels[int(row.argmax())], {label: float(p) for label, p in zip(self.labels, row)}
@@ -231,7 +243,10 @@ class Recognizer:
         same 4 s clip :meth:`predict` classifies: for retrieval, clustering or a new classifier head."""
         wave, _ = self._decode(source, sample_rate)
         with torch.inference_mode():
-            return self.model.pooled(self._images([self._clip(wave)]))[0].float().cpu().numpy()
+            images = self._images([self._clip(wave)])
+            with autocast(self.device, self.precision):
+                pooled = self.model.pooled(images)
+            return pooled[0].float().cpu().numpy()
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:

@@ -30,7 +30,8 @@ from .metrics import classification_report, cosine_similarity, per_group_reports
 from .models import EmotionViT, student_config, teacher_config
 from .profile import count, time_per_clip
 from .protocols import Split, leakage_audit, loso_folds, make_split, write_split
-from .stages import StageConfig, StageData, infer, resolve_precision, run_stage, seed_everything, teacher_features
+from .precision import resolve_precision
+from .stages import StageConfig, StageData, infer, run_stage, seed_everything, teacher_features
 from .views import build_images
 
 MODELS = ("teacher", "student", "plain")

@@ -210,8 +210,10 @@ def create_app(recognizer: Recognizer, max_upload_bytes: int = 20 * MiB, max_sec
     return app
 
 
-def _settings_to_env(model: str, max_upload_bytes: int, max_seconds: float | None, limits: Limits) -> dict[str, str]:
-    settings = {"model": model, "max_upload_bytes": max_upload_bytes, "max_seconds": max_seconds, **asdict(limits)}
+def _settings_to_env(model: str, max_upload_bytes: int, max_seconds: float | None, limits: Limits,
+                     precision: str = "auto") -> dict[str, str]:
+    settings = {"model": model, "max_upload_bytes": max_upload_bytes, "max_seconds": max_seconds,
+                "precision": precision, **asdict(limits)}
     return {ENV_PREFIX + key.upper(): "" if value is None else str(value) for key, value in settings.items()}
 
 
@@ -222,7 +224,8 @@ def app_from_env() -> FastAPI:
     defaults = Limits()
     limits = Limits(**{f.name: type(getattr(defaults, f.name))(env[f.name]) for f in fields(Limits) if env.get(f.name)})
     max_seconds = env.get("max_seconds", "600")  # set but empty: no limit
-    return create_app(Recognizer.load(env.get("model") or None), int(env.get("max_upload_bytes") or 20 * MiB),
+    recognizer = Recognizer.load(env.get("model") or None, precision=env.get("precision") or "auto")
+    return create_app(recognizer, int(env.get("max_upload_bytes") or 20 * MiB),
                       float(max_seconds) if max_seconds else None, limits)
 
 
@@ -238,5 +241,6 @@ def run(recognizer: Recognizer, host: str = "127.0.0.1", port: int = 8000, max_u
         uvicorn.run(create_app(recognizer, max_upload_bytes, max_seconds, limits), **options)
         return
     model = str(recognizer.path) if recognizer.path else ""
-    os.environ.update(_settings_to_env(model, max_upload_bytes, max_seconds, limits))
+    precision = getattr(recognizer, "precision", "auto")
+    os.environ.update(_settings_to_env(model, max_upload_bytes, max_seconds, limits, precision))
     uvicorn.run(f"{__name__}:app_from_env", factory=True, workers=workers, **options)

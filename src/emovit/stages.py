@@ -12,7 +12,6 @@ resumed run replays exactly what an uninterrupted run would have done.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -27,6 +26,7 @@ from tqdm.auto import tqdm
 from . import distributed
 from .checkpoint import load_torch, save_json, save_torch
 from .metrics import classification_report
+from .precision import autocast
 
 STAGE_LOSSES = {"teacher": "ce", "match": "l1", "student": "ce+l1", "plain": "ce"}
 
@@ -55,26 +55,6 @@ class StageData:
     val_labels: torch.Tensor
     train_targets: torch.Tensor | None = None  # teacher pooled features (n, views, dim)
     val_targets: torch.Tensor | None = None  # (m, dim)
-
-
-def autocast(device: torch.device, precision: str):
-    """bf16 autocast when asked; fp32 otherwise (the reference path)."""
-    if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """'auto' picks bf16 only where the hardware runs it fast (CUDA, or a CPU with AMX)."""
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16"
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "fp32"
-    return "bf16" if "amx_bf16" in flags else "fp32"
 
 
 def _head_shape(head: torch.nn.Module) -> tuple[int, int]:
