@@ -7,6 +7,7 @@ Each corpus/protocol pair is one split (seed 0), trained by five compare runs ov
   square    student-16x16 (with teacher-16x16)                   -> Figure 6's square column
   ast       AST from scratch                                      -> Table 2
   septr     SepTr, 1x1 patches                                    -> Table 2
+  septr-square  SepTr on 16x16 cells (Table 3's cheap SepTr; trainable on a CPU)
 Splitting a pair over five runs lets them train in parallel (on one GPU, many small runs keep it
 busier than one) and keeps each finished table when a slower run is cut short; the runs of a pair
 share the split (same seed and protocol; split.csv is identical, which the script checks).
@@ -35,6 +36,7 @@ GROUPS = {
     "square": "student-16x16",
     "ast": "ast",
     "septr": "septr",
+    "septr-square": "septr-16x16",
 }
 
 
