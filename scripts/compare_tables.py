@@ -112,11 +112,11 @@ def run_all(args) -> int:
                       f"in {time.perf_counter() - started:.0f} s", flush=True)
                 if not ok:
                     failed.append(name)
-    _check_splits(args.out, runs)
-    return 1 if failed else 0
+    same = _check_splits(args.out, runs)
+    return 1 if failed or not same else 0
 
 
-def _check_splits(out: Path, runs) -> None:
+def _check_splits(out: Path, runs) -> bool:
     """The runs of one corpus/protocol pair must have trained and tested on the same split."""
     pairs: dict[str, set[bytes]] = {}
     for name, _ in runs:
@@ -125,6 +125,7 @@ def _check_splits(out: Path, runs) -> None:
             pairs.setdefault(name.rsplit("-", 1)[0], set()).add(split.read_bytes())
     for pair, splits in pairs.items():
         print(f"{pair}: {'one split shared by its runs' if len(splits) == 1 else 'DIFFERENT SPLITS'}", flush=True)
+    return all(len(splits) == 1 for splits in pairs.values())
 
 
 def main() -> int:
