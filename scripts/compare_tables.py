@@ -122,7 +122,8 @@ def _check_splits(out: Path, runs) -> bool:
     for name, _ in runs:
         split = out / name / "split.csv"
         if split.exists():
-            pairs.setdefault(name.rsplit("-", 1)[0], set()).add(split.read_bytes())
+            group = max((g for g in GROUPS if name.endswith(f"-{g}")), key=len)
+            pairs.setdefault(name[:-len(group) - 1], set()).add(split.read_bytes())
     for pair, splits in pairs.items():
         print(f"{pair}: {'one split shared by its runs' if len(splits) == 1 else 'DIFFERENT SPLITS'}", flush=True)
     return all(len(splits) == 1 for splits in pairs.values())
