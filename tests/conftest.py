@@ -1,12 +1,21 @@
-"""Shared fixtures: where the real corpora are, and small synthetic audio."""
+"""Shared fixtures: where the real corpora are, small synthetic audio, the repo's scripts as modules."""
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+
+
+def load_script(name: str):
+    """scripts/NAME.py imported as a module (the scripts are not part of the package)."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def shared_data() -> Path:

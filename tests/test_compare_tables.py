@@ -1,17 +1,13 @@
 """scripts/compare_tables.py: which compare runs it plans, and its check that the runs of one corpus
 and protocol trained on one split."""
 import argparse
-import importlib.util
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "compare_tables.py"
+from conftest import load_script
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("compare_tables", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("compare_tables")
 
 
 def args(tmp_path, **changes):

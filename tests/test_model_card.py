@@ -1,15 +1,9 @@
 """scripts/bundle_model.py writes the bundled model's card from a run's results alone."""
-import importlib.util
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bundle_model.py"
+from conftest import load_script
 
 
 def _card_module():
-    spec = importlib.util.spec_from_file_location("bundle_model", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bundle_model")
 
 
 def _report(wa, ua, **extra):
