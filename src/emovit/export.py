@@ -61,11 +61,14 @@ class ExportFrontEnd(nn.Module):
         super().__init__()
         reference = LogMelFrontEnd(config)
         self.config = config
-        n = torch.arange(config.n_fft, dtype=torch.float64)
+        # The window is win_length taps centred in n_fft: the DFT basis keeps only the taps under it
+        # (the rest multiply zeros), which halves the convolution for the paper's 512-in-1024 window.
+        self.offset = (config.n_fft - config.win_length) // 2
+        n = torch.arange(self.offset, self.offset + config.win_length, dtype=torch.float64)
         k = torch.arange(config.n_fft // 2 + 1, dtype=torch.float64)
         angle = 2 * torch.pi * k[:, None] * n[None, :] / config.n_fft
-        window = reference.window.double()
-        basis = torch.cat([torch.cos(angle), torch.sin(angle)]) * window  # (2 * bins, n_fft)
+        window = reference.window.double()[self.offset:self.offset + config.win_length]
+        basis = torch.cat([torch.cos(angle), torch.sin(angle)]) * window  # (2 * bins, win_length)
         self.register_buffer("dft", basis.float()[:, None], persistent=False)
         self.register_buffer("mel_basis", reference.mel_basis, persistent=False)
         frames = config.clip_samples // config.hop_length + 1
@@ -80,7 +83,8 @@ class ExportFrontEnd(nn.Module):
     def forward(self, waves: torch.Tensor) -> torch.Tensor:
         c = self.config
         half = c.n_fft // 2
-        spectrum = F.conv1d(F.pad(waves, (half, half))[:, None], self.dft, stride=c.hop_length)
+        padded = F.pad(waves, (half - self.offset, half - self.offset - (c.n_fft - c.win_length) % 2))
+        spectrum = F.conv1d(padded[:, None], self.dft, stride=c.hop_length)
         bins = c.n_fft // 2 + 1
         power = spectrum[:, :bins].square() + spectrum[:, bins:].square()
         db = 10.0 * torch.log10((self.mel_basis @ power).clamp_min(1e-10))
