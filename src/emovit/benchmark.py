@@ -376,7 +376,7 @@ def _backends(model, onnx: bool, threads: int, scratch: Path, progress: Progress
 
 def _model_info(recognizer) -> dict:
     info = {"path": str(recognizer.path) if recognizer.path else None, "labels": recognizer.labels,
-            "precision": getattr(recognizer, "precision", "fp32")}
+            "precision": recognizer.precision}
     network = getattr(recognizer, "model", None)
     if network is not None:
         info["params"] = sum(p.numel() for p in network.parameters())

@@ -63,11 +63,13 @@ class ExportFrontEnd(nn.Module):
         self.config = config
         # The window is win_length taps centred in n_fft: the DFT basis keeps only the taps under it
         # (the rest multiply zeros), which halves the convolution for the paper's 512-in-1024 window.
-        self.offset = (config.n_fft - config.win_length) // 2
-        n = torch.arange(self.offset, self.offset + config.win_length, dtype=torch.float64)
+        offset = (config.n_fft - config.win_length) // 2
+        half = config.n_fft // 2  # the centred STFT pads n_fft/2 each side; the taps start `offset` in
+        self.padding = (half - offset, half - (config.n_fft - config.win_length - offset))
+        n = torch.arange(offset, offset + config.win_length, dtype=torch.float64)
         k = torch.arange(config.n_fft // 2 + 1, dtype=torch.float64)
         angle = 2 * torch.pi * k[:, None] * n[None, :] / config.n_fft
-        window = reference.window.double()[self.offset:self.offset + config.win_length]
+        window = reference.window.double()[offset:offset + config.win_length]
         basis = torch.cat([torch.cos(angle), torch.sin(angle)]) * window  # (2 * bins, win_length)
         self.register_buffer("dft", basis.float()[:, None], persistent=False)
         self.register_buffer("mel_basis", reference.mel_basis, persistent=False)
@@ -82,9 +84,7 @@ class ExportFrontEnd(nn.Module):
 
     def forward(self, waves: torch.Tensor) -> torch.Tensor:
         c = self.config
-        half = c.n_fft // 2
-        padded = F.pad(waves, (half - self.offset, half - self.offset - (c.n_fft - c.win_length) % 2))
-        spectrum = F.conv1d(padded[:, None], self.dft, stride=c.hop_length)
+        spectrum = F.conv1d(F.pad(waves, self.padding)[:, None], self.dft, stride=c.hop_length)
         bins = c.n_fft // 2 + 1
         power = spectrum[:, :bins].square() + spectrum[:, bins:].square()
         db = 10.0 * torch.log10((self.mel_basis @ power).clamp_min(1e-10))

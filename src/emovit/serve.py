@@ -241,6 +241,5 @@ def run(recognizer: Recognizer, host: str = "127.0.0.1", port: int = 8000, max_u
         uvicorn.run(create_app(recognizer, max_upload_bytes, max_seconds, limits), **options)
         return
     model = str(recognizer.path) if recognizer.path else ""
-    precision = getattr(recognizer, "precision", "auto")
-    os.environ.update(_settings_to_env(model, max_upload_bytes, max_seconds, limits, precision))
+    os.environ.update(_settings_to_env(model, max_upload_bytes, max_seconds, limits, recognizer.precision))
     uvicorn.run(f"{__name__}:app_from_env", factory=True, workers=workers, **options)
