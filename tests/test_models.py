@@ -27,6 +27,32 @@ def test_teacher_patch_dim_includes_coordinate_channels():
     assert Teacher(7, patch_size=(16, 16)).vit.to_patch_embedding[2].in_features == 3 * 16 * 16
 
 
+def test_student_mac_count_as_run():
+    # patch embedding 128 x 128 x 256; two full layers over 129 tokens (qkv, q.kT, a.v, out, MLP);
+    # the last layer: keys and values of 129 tokens, everything else for the CLS token; head 256 x 7
+    full_layer = 129 * 256 * 960 + 2 * 5 * 129 * 129 * 64 + 129 * 320 * 256 + 2 * 129 * 256 * 256
+    last_layer = 129 * 256 * 640 + 256 * 320 + 2 * 5 * 129 * 64 + 320 * 256 + 2 * 256 * 256
+    assert round(count(Student(7))["gmacs_run"] * 1e9) == 128 * 128 * 256 + 2 * full_layer + last_layer + 256 * 7
+    assert round(count(Student(7))["gmacs_all"] * 1e9) == 128 * 128 * 256 + 3 * full_layer + 256 * 7
+
+
+@pytest.mark.parametrize("kind", ["student", "teacher"])
+def test_cls_only_last_layer_gives_the_every_token_result_and_gradients(kind):
+    torch.manual_seed(0)
+    model = _small(kind).train()
+    x = torch.randn(3, 1, 128, 128)
+    outputs, grads = [], []
+    for every_token in (False, True):
+        model.zero_grad()
+        out = model(x, every_token=every_token)
+        out.square().sum().backward()
+        outputs.append(out.detach())
+        grads.append([p.grad.clone() for p in model.parameters()])
+    torch.testing.assert_close(outputs[0], outputs[1], atol=1e-5, rtol=1e-5)
+    for cls_only, every in zip(*grads):
+        torch.testing.assert_close(cls_only, every, atol=1e-5, rtol=1e-4)
+
+
 def _small(kind):
     make = teacher_config if kind == "teacher" else student_config
     return EmotionViT(make(5, depth=2, dim=32, heads=2, dim_head=16, mlp_dim=32)).eval()

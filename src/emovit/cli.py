@@ -152,7 +152,8 @@ def profile(as_json: bool = typer.Option(False, "--json", help="Print JSON for s
             threads: int = typer.Option(1, help="torch.set_num_threads for the timing (with --time).")):
     """Parameters and GMACs (one 128x128 input) of every network, next to the paper's Table 3, and
     with --time CPU time per clip; each as a multiple of the student's. GMACs count layers with
-    weights (as the paper's figures do); 'all' adds attention's two products."""
+    weights (as the paper's figures do); 'all' adds attention's two products; 'run' is every product
+    of emovit's forward pass (its ViTs compute the last layer for the CLS token only)."""
     from .models import MODELS
     from .profile import profile_models
 
@@ -164,19 +165,19 @@ def profile(as_json: bool = typer.Option(False, "--json", help="Print JSON for s
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    typer.echo(f"{'model':<19} {'params (M)':>10} {'GMACs':>8} {'all':>8}   {'paper M':>7} {'paper G':>7}"
+    typer.echo(f"{'model':<19} {'params (M)':>10} {'GMACs':>8} {'all':>8} {'run':>8}   {'paper M':>7} {'paper G':>7}"
                + (f" {'ms/clip':>9}" if time_it else "") + f"   {'params×':>8} {'GMACs×':>8}"
                + (f" {'time×':>8}" if time_it else ""))
     for r in rows:
         paper = (f"{r['paper_params_m']:>7.1f} {r['paper_gmacs']:>7.1f}" if "paper_params_m" in r else " " * 15)
-        line = f"{r['model']:<19} {r['params_m']:>10.3f} {r['gmacs']:>8.3f} {r['gmacs_all']:>8.3f}   {paper}"
+        line = f"{r['model']:<19} {r['params_m']:>10.3f} {r['gmacs']:>8.3f} {r['gmacs_all']:>8.3f} {r['gmacs_run']:>8.3f}   {paper}"
         line += f" {r['ms_per_clip']:>9.1f}" if time_it else ""
         if "params_vs_student" in r:
             line += f"   {r['params_vs_student']:>8.1f} {r['gmacs_vs_student']:>8.1f}"
             line += f" {r['time_vs_student']:>8.1f}" if time_it else ""
         typer.echo(line)
-    typer.echo("GMACs: layers with weights (as the paper counts); all: with attention's products. "
-               "×: multiple of the student's.")
+    typer.echo("GMACs: layers with weights (as the paper counts); all: with attention's products; "
+               "run: every product emovit's forward pass does. ×: multiple of the student's.")
     for r in rows:
         if "note" in r:
             typer.echo(f"note ({r['model']}): {r['note']}")

@@ -72,7 +72,8 @@ class ExportFrontEnd(nn.Module):
         window = reference.window.double()[offset:offset + config.win_length]
         basis = torch.cat([torch.cos(angle), torch.sin(angle)]) * window  # (2 * bins, win_length)
         self.register_buffer("dft", basis.float()[:, None], persistent=False)
-        self.register_buffer("mel_basis", reference.mel_basis, persistent=False)
+        self.register_buffer("mel_basis", reference.mel_columns.T.contiguous(), persistent=False)
+        self.mel_bands = reference.mel_bands
         frames = config.clip_samples // config.hop_length + 1
         # Row i of `resize` is what the antialiased bilinear resize makes of a unit impulse at frame i.
         impulses = torch.eye(frames, dtype=torch.float64)[None, None]
@@ -87,7 +88,9 @@ class ExportFrontEnd(nn.Module):
         spectrum = F.conv1d(F.pad(waves, self.padding)[:, None], self.dft, stride=c.hop_length)
         bins = c.n_fft // 2 + 1
         power = spectrum[:, :bins].square() + spectrum[:, bins:].square()
-        db = 10.0 * torch.log10((self.mel_basis @ power).clamp_min(1e-10))
+        mel = torch.cat([self.mel_basis[first:last, lo:hi] @ power[:, lo:hi]
+                         for first, last, lo, hi in self.mel_bands], dim=1)  # banded, as LogMelFrontEnd
+        db = 10.0 * torch.log10(mel.clamp_min(1e-10))
         peak = db.amax(dim=(-2, -1), keepdim=True)
         db = torch.maximum(db - peak, torch.full_like(peak, -c.top_db))
         return (db @ self.resize)[:, None]

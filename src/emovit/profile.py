@@ -11,7 +11,10 @@ fused attention kernel and would silently drop attention). Two figures:
              here, 143.2 printed; with attention it would be 175.6)
   gmacs_all  every matrix product, attention's q.kT and a.v included
 
-Norms, activations and softmax are counted in neither. Where sequences are short (student,
+Both count the network as the paper does, every token through every layer. emovit's ViTs run the
+last layer for the CLS token alone (the only token the pooled feature reads; same output), so
+they do less: ``gmacs_run`` is every matrix product of the forward pass as emovit runs it.
+Norms, activations and softmax are counted in none. Where sequences are short (student,
 teacher) the two differ little; for SepTr's 16,512-token 1x1 grid, by a fifth.
 
 Time is wall-clock per clip on the CPU: batch 1, after warm-up, median of N runs, with
@@ -20,6 +23,7 @@ count, not a property of the network.
 """
 from __future__ import annotations
 
+import inspect
 import statistics
 import time
 from itertools import chain
@@ -51,25 +55,33 @@ NOTES = {
 _ATTENTION_OPS = {torch.ops.aten.bmm, torch.ops.aten.baddbmm}
 
 
-def count(model: torch.nn.Module, image_size=None) -> dict:
-    """Parameters and GMACs of one forward pass of one (1, 1, H, W) input (H, W from the config)."""
-    if image_size is None:
-        image_size = getattr(getattr(model, "config", None), "image_size", (128, 128))
-    params = sum(p.numel() for p in model.parameters())
+def _flops(model: torch.nn.Module, image_size, **kwargs) -> dict:
+    """FLOPs per op of one forward pass of one (1, 1, H, W) input, counted on the meta device."""
     tensors = chain(model.named_parameters(), model.named_buffers())
     meta = {name: torch.empty_like(t, device="meta") for name, t in tensors}
     training = model.training
     model.eval()
     try:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            functional_call(model, meta, (torch.zeros(1, 1, *image_size, device="meta"),))
+            functional_call(model, meta, (torch.zeros(1, 1, *image_size, device="meta"),), kwargs)
     finally:
         model.train(training)
-    flops = counter.get_flop_counts().get("Global", {})
-    total = sum(flops.values())
-    attention = sum(v for op, v in flops.items() if op in _ATTENTION_OPS)
+    return counter.get_flop_counts().get("Global", {})
+
+
+def count(model: torch.nn.Module, image_size=None) -> dict:
+    """Parameters and GMACs of one forward pass of one (1, 1, H, W) input (H, W from the config)."""
+    if image_size is None:
+        image_size = getattr(getattr(model, "config", None), "image_size", (128, 128))
+    params = sum(p.numel() for p in model.parameters())
+    run = _flops(model, image_size)
+    # Models that skip work the output does not read (ViT's last layer) can be counted in full.
+    full = _flops(model, image_size, every_token=True) \
+        if "every_token" in inspect.signature(model.forward).parameters else run
+    total = sum(full.values())
+    attention = sum(v for op, v in full.items() if op in _ATTENTION_OPS)
     return {"params": params, "params_m": params / 1e6, "gmacs": (total - attention) / 2e9,
-            "gmacs_all": total / 2e9}
+            "gmacs_all": total / 2e9, "gmacs_run": sum(run.values()) / 2e9}
 
 
 def time_per_clip(model: torch.nn.Module, image_size=(128, 128), runs: int = 10, warmup: int = 2,

@@ -78,17 +78,18 @@ class EmotionViT(nn.Module):
     def _image(self, x: torch.Tensor) -> torch.Tensor:
         return self.coordinates(self.stem(x))
 
-    def pooled(self, x: torch.Tensor) -> torch.Tensor:
-        """The 256-d pooled feature (CLS after the final LayerNorm) matched in stages 2 and 3."""
-        return self.vit.pooled(self._image(x))
+    def pooled(self, x: torch.Tensor, every_token: bool = False) -> torch.Tensor:
+        """The 256-d pooled feature (CLS after the final LayerNorm) matched in stages 2 and 3
+        (`every_token`: see ViT.pooled)."""
+        return self.vit.pooled(self._image(x), every_token)
 
     @property
     def head(self) -> nn.Module:
         """The classifier on the pooled feature: logits = head(pooled(x))."""
         return self.vit.mlp_head
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.vit(self._image(x))
+    def forward(self, x: torch.Tensor, every_token: bool = False) -> torch.Tensor:
+        return self.vit(self._image(x), every_token)
 
     def cls_attention(self, x: torch.Tensor) -> torch.Tensor:
         return self.vit.cls_attention(self._image(x))

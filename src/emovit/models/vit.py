@@ -49,13 +49,21 @@ class Attention(nn.Module):
             nn.Sequential(nn.Linear(inner_dim, dim), nn.Dropout(dropout)) if project_out else nn.Identity()
         )
 
-    def _qkv(self, x: torch.Tensor):
+    def _qkv(self, x: torch.Tensor, queries: int | None = None):
+        """Queries of the first `queries` tokens (all with None), keys and values of every token."""
         b, n, _ = x.shape
-        qkv = self.to_qkv(self.norm(x)).view(b, n, 3, self.heads, self.dim_head).permute(2, 0, 3, 1, 4)
-        return qkv[0], qkv[1], qkv[2]
+        x = self.norm(x)
+        if queries is None:
+            qkv = self.to_qkv(x).view(b, n, 3, self.heads, self.dim_head).permute(2, 0, 3, 1, 4)
+            return qkv[0], qkv[1], qkv[2]
+        inner = self.heads * self.dim_head  # to_qkv's rows are [q; k; v]
+        q = F.linear(x[:, :queries], self.to_qkv.weight[:inner])
+        kv = F.linear(x, self.to_qkv.weight[inner:]).view(b, n, 2, self.heads, self.dim_head).permute(2, 0, 3, 1, 4)
+        return q.view(b, queries, self.heads, self.dim_head).transpose(1, 2), kv[0], kv[1]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q, k, v = self._qkv(x)
+    def forward(self, x: torch.Tensor, queries: int | None = None) -> torch.Tensor:
+        """Attention output for the first `queries` tokens (all with None)."""
+        q, k, v = self._qkv(x, queries)
         p = self.dropout if self.training else 0.0
         out = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
         return self.to_out(out.transpose(1, 2).flatten(2))
@@ -76,9 +84,18 @@ class Transformer(nn.Module):
             for _ in range(depth)
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for attn, ff in self.layers:
-            x = attn(x) + x
+    def forward(self, x: torch.Tensor, queries: int | None = None) -> torch.Tensor:
+        """All tokens after the last layer, or with `queries` only the first `queries` of them.
+
+        A pooled CLS reads one token of the last layer's output: computing only that token's query,
+        attention, projection and MLP there (keys and values still come from every token) gives the
+        same numbers to float rounding and saves most of the last layer, a quarter of the student."""
+        last = len(self.layers) - 1
+        for i, (attn, ff) in enumerate(self.layers):
+            if i == last and queries is not None:
+                x = attn(x, queries) + x[:, :queries]
+            else:
+                x = attn(x) + x
             x = ff(x) + x
         return self.norm(x)
 
@@ -155,12 +172,15 @@ class ViT(nn.Module):
             x = x + self.pos_embedding[:, : x.shape[1]].to(x.dtype)
         return self.dropout(x)
 
-    def pooled(self, img: torch.Tensor) -> torch.Tensor:
-        """The CLS vector after the final LayerNorm: what the head sees and stages 2-3 match."""
-        return self.transformer(self.tokens(img))[:, 0]
+    def pooled(self, img: torch.Tensor, every_token: bool = False) -> torch.Tensor:
+        """The CLS vector after the final LayerNorm: what the head sees and stages 2-3 match.
 
-    def forward(self, img: torch.Tensor) -> torch.Tensor:
-        return self.mlp_head(self.pooled(img))
+        The last layer computes the CLS token only; `every_token` runs it over all tokens as the
+        reference ViT does (same result to float rounding; for counting the paper's MACs)."""
+        return self.transformer(self.tokens(img), queries=None if every_token else 1)[:, 0]
+
+    def forward(self, img: torch.Tensor, every_token: bool = False) -> torch.Tensor:
+        return self.mlp_head(self.pooled(img, every_token))
 
     def cls_attention(self, img: torch.Tensor) -> torch.Tensor:
         """Last-layer attention from CLS to every patch, averaged over heads: (batch, patches)."""
