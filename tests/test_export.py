@@ -67,6 +67,15 @@ def test_front_end_graph_equals_the_log_mel_front_end():
     assert (exported - reference).abs().max() < 1e-3  # dB, on a -80..0 scale
 
 
+@pytest.mark.parametrize("settings", [dict(hop_length=160, n_fft=400, win_length=400),  # 16 sub-sequences
+                                      dict(hop_length=100, n_fft=512, win_length=300, clip_seconds=3.3)])
+def test_front_end_graph_factors_other_stft_settings(settings):
+    config = FrontEndConfig(**settings)
+    waves = torch.from_numpy(np.random.default_rng(0).standard_normal((2, config.clip_samples)).astype(np.float32))
+    reference = LogMelFrontEnd(config)(waves)
+    assert (ExportFrontEnd(config)(waves) - reference).abs().max() < 1e-3
+
+
 def test_parity_on_generated_tones(pair):
     torch_rec, onnx_rec = pair
     a, b = torch_rec._probabilities(list(tones())), onnx_rec._probabilities(list(tones()))

@@ -7,10 +7,11 @@ The exported graph holds the whole model side of the pipeline, so an ONNX file i
     output ``embedding``     (batch, dim) the pooled feature (:meth:`Recognizer.embed`)
 
 Inside: log-Mel front end -> training normaliser -> network.  ``torch.stft`` does not export (the
-TorchScript exporter has no complex tensors), so :class:`ExportFrontEnd` writes the same maths with
-plain real ops: the windowed DFT as a strided convolution, the antialiased resize of the time axis
-as a fixed matrix.  Both are exact linear maps, so the graph matches :class:`LogMelFrontEnd` to
-float rounding (tested).  Left to the caller: decoding, down-mixing, resampling to 16 kHz and the
+TorchScript exporter has no complex tensors), and onnxruntime's own STFT op is slower than the
+direct DFT on a CPU, so :class:`ExportFrontEnd` writes the same maths with plain real ops: the
+windowed DFT as a two-step FFT (a grouped convolution and a matmul), the antialiased resize of the
+time axis as a fixed matrix.  All are exact linear maps, so the graph matches :class:`LogMelFrontEnd`
+to float rounding (tested).  Left to the caller: decoding, down-mixing, resampling to 16 kHz and the
 4 s crop (:func:`emovit.audio.load_audio` and :func:`fit_length` in Python).
 
 Labels, front-end settings, the normaliser, the network config and the training metadata are stored
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import warnings
 from pathlib import Path
@@ -55,39 +57,62 @@ def _need(module: str, what: str):
 
 
 class ExportFrontEnd(nn.Module):
-    """:class:`LogMelFrontEnd` with export-friendly ops: same output to float rounding (see module doc)."""
+    """:class:`LogMelFrontEnd` with export-friendly ops: same output to float rounding (see module doc).
+
+    The windowed DFT is done in two steps (Cooley-Tukey with P = 32 interleaved sub-sequences, the
+    "four-step" FFT written as a convolution and a matmul), a fifth of the products of the direct
+    DFT and no framing copies.  Window tap m = P*m1 + m2 of frame f is padded sample f*hop + m, i.e.
+    sample m2 of block f*hop/P + m1 when the signal is cut into blocks of P, and bin k = k1 + Q*k2
+    (Q = n_fft / P) factors W^(k m) = e^(-2 pi i k1 m1 / Q) e^(-2 pi i k1 m2 / n_fft) e^(-2 pi i k2 m2 / P):
+      1. for each m2, a length-(win/P) DFT over m1 with the twiddle and the window folded in:
+         a grouped conv1d over the blocks, stride hop/P;
+      2. for each k1, a length-P DFT over m2: one matmul, giving the bins in order k1 + Q*k2.
+    """
+
+    SUBSEQUENCES = 32  # P: 32 balances the two steps for the paper's 512-tap window in 1024 points
 
     def __init__(self, config: FrontEndConfig):
         super().__init__()
-        reference = LogMelFrontEnd(config)
-        self.config = config
-        # The window is win_length taps centred in n_fft: the DFT basis keeps only the taps under it
-        # (the rest multiply zeros), which halves the convolution for the paper's 512-in-1024 window.
-        offset = (config.n_fft - config.win_length) // 2
-        half = config.n_fft // 2  # the centred STFT pads n_fft/2 each side; the taps start `offset` in
-        self.padding = (half - offset, half - (config.n_fft - config.win_length - offset))
-        n = torch.arange(offset, offset + config.win_length, dtype=torch.float64)
-        k = torch.arange(config.n_fft // 2 + 1, dtype=torch.float64)
-        angle = 2 * torch.pi * k[:, None] * n[None, :] / config.n_fft
-        window = reference.window.double()[offset:offset + config.win_length]
-        basis = torch.cat([torch.cos(angle), torch.sin(angle)]) * window  # (2 * bins, win_length)
-        self.register_buffer("dft", basis.float()[:, None], persistent=False)
-        self.register_buffer("mel_basis", reference.mel_columns.T.contiguous(), persistent=False)
-        self.mel_bands = reference.mel_bands
-        frames = config.clip_samples // config.hop_length + 1
-        # Row i of `resize` is what the antialiased bilinear resize makes of a unit impulse at frame i.
-        impulses = torch.eye(frames, dtype=torch.float64)[None, None]
-        resize = F.interpolate(impulses, size=(frames, config.image_size[1]), mode="bilinear",
-                               align_corners=False, antialias=True)[0, 0]
-        self.register_buffer("resize", resize.float(), persistent=False)
         if config.image_size[0] != config.n_mels:
             raise ExportError(f"export supports images with one row per mel band, not {config.image_size}")
+        reference = LogMelFrontEnd(config)
+        self.config = config
+        p = math.gcd(self.SUBSEQUENCES, config.hop_length, config.win_length, config.n_fft)
+        q = config.n_fft // p
+        self.p, self.q, self.stride = p, q, config.hop_length // p
+        offset = (config.n_fft - config.win_length) // 2  # the window's taps sit centred in n_fft
+        half = config.n_fft // 2  # the centred STFT pads n_fft/2 each side; the taps start `offset` in
+        self.frames = config.clip_samples // config.hop_length + 1
+        right = half - (config.n_fft - config.win_length - offset)
+        right += -(config.clip_samples + half - offset + right) % p  # whole blocks of p samples
+        self.padding = (half - offset, right)
+        m1 = torch.arange(config.win_length // p, dtype=torch.float64)
+        m2 = torch.arange(p, dtype=torch.float64)
+        k1 = torch.arange(q, dtype=torch.float64)
+        window = reference.window.double()[offset:offset + config.win_length].view(-1, p).T  # (m2, m1)
+        angle = 2 * torch.pi * k1[None, :, None] * (m1[None, None, :] / q + m2[:, None, None] / config.n_fft)
+        step1 = torch.stack([torch.cos(angle), -torch.sin(angle)], 1) * window[:, None, None, :]
+        self.register_buffer("step1", step1.reshape(-1, 1, len(m1)).float(), persistent=False)  # (m2 part k1, 1, m1)
+        bins = config.n_fft // 2 + 1
+        self.k2 = -(-bins // q)
+        angle = 2 * torch.pi * torch.arange(self.k2, dtype=torch.float64)[:, None] * m2[None, :] / p  # (k2, m2)
+        cos, sin = torch.cos(angle), -torch.sin(angle)
+        step2 = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)])  # (part, k2, m2, part)
+        self.register_buffer("step2", step2.reshape(2 * self.k2, 2 * p).float(), persistent=False)
+        self.register_buffer("mel_basis", reference.mel_columns.T.contiguous(), persistent=False)
+        self.mel_bands = reference.mel_bands  # bins in natural order: k = k1 + Q*k2 is row k of the power
+        # Row i of `resize` is what the antialiased bilinear resize makes of a unit impulse at frame i.
+        impulses = torch.eye(self.frames, dtype=torch.float64)[None, None]
+        resize = F.interpolate(impulses, size=(self.frames, config.image_size[1]), mode="bilinear",
+                               align_corners=False, antialias=True)[0, 0]
+        self.register_buffer("resize", resize.float(), persistent=False)
 
     def forward(self, waves: torch.Tensor) -> torch.Tensor:
-        c = self.config
-        spectrum = F.conv1d(F.pad(waves, self.padding)[:, None], self.dft, stride=c.hop_length)
-        bins = c.n_fft // 2 + 1
-        power = spectrum[:, :bins].square() + spectrum[:, bins:].square()
+        c, b = self.config, waves.shape[0]
+        blocks = F.pad(waves, self.padding).view(b, -1, self.p).transpose(1, 2)  # (batch, m2, block)
+        partial = F.conv1d(blocks, self.step1, stride=self.stride, groups=self.p)[..., :self.frames]
+        spectrum = self.step2 @ partial.reshape(b, 2 * self.p, self.q * self.frames)  # (batch, part k2, k1 frame)
+        power = (spectrum[:, :self.k2].square() + spectrum[:, self.k2:].square()).reshape(b, -1, self.frames)
         mel = torch.cat([self.mel_basis[first:last, lo:hi] @ power[:, lo:hi]
                          for first, last, lo, hi in self.mel_bands], dim=1)  # banded, as LogMelFrontEnd
         db = 10.0 * torch.log10(mel.clamp_min(1e-10))
