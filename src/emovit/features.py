@@ -65,34 +65,40 @@ class LogMelFrontEnd(nn.Module):
         self.register_buffer("mel_columns", mel.T.float().contiguous(), persistent=False)
         self.mel_bands = mel_bands(mel)
 
+    # A clip's STFT at hop 64 is 1001 x 513 complex values (4 MB): computed whole, every pass over it
+    # (window, FFT, power, mel) spills out of the CPU's caches. On a CPU, up to CLIPS clips and ROWS
+    # frames (all clips together) at a time stay in them: 1.5-3x faster per clip than whole clips
+    # (measured, 1 thread, batch 1 and 32). A GPU gets the whole batch at once.
+    CLIPS, ROWS = 8, 256
+
     def spectrogram_db(self, waves: torch.Tensor) -> torch.Tensor:
         """(batch, samples) -> (batch, n_mels, frames) log-Mel in dB, before resizing.
 
         The centred, zero-padded STFT written out as frames x rfft (the same numbers as
-        ``torch.stft(..., center=True, pad_mode="constant")``): frames stay in rows, so the mel
-        projection needs no transposed copy of the spectrum — a quarter faster per clip on CPU."""
+        ``torch.stft(..., center=True, pad_mode="constant")``), a slice of frames at a time."""
         c = self.config
         pad = c.n_fft // 2
-        frames = F.pad(waves.float(), (pad, pad)).unfold(-1, c.n_fft, c.hop_length) * self.window
-        spectrum = torch.view_as_real(torch.fft.rfft(frames))  # (batch, frames, bins, 2)
-        power = spectrum[..., 0].square() + spectrum[..., 1].square()
-        # Each mel filter covers a few neighbouring bins: multiplying band by band skips the zeros
-        # of the dense (bins x 128) basis, 13 % of its products for the same sums.
-        mel = torch.cat([power[..., lo:hi] @ self.mel_columns[lo:hi, first:last]
-                         for first, last, lo, hi in self.mel_bands], dim=-1).transpose(-1, -2)
+        frames = F.pad(waves.float(), (pad, pad)).unfold(-1, c.n_fft, c.hop_length)  # a view: no copy
+        step = max(1, self.ROWS // len(waves)) if waves.device.type == "cpu" else frames.shape[-2]
+        mel = torch.cat([self._mel(part) for part in frames.split(step, dim=-2)], dim=-2).transpose(-1, -2)
         db = 10.0 * torch.log10(mel.clamp_min(1e-10))
         peak = db.amax(dim=(-2, -1), keepdim=True)
         return torch.maximum(db - peak, torch.tensor(-c.top_db, device=db.device))
 
-    # A clip's STFT at hop 64 is 1001 x 513 complex values (4 MB); a batch of 32 at once spills
-    # out of the CPU caches and costs twice as much per clip as chunks of 8 (measured, 1 thread).
-    CHUNK = 8
+    def _mel(self, frames: torch.Tensor) -> torch.Tensor:
+        """(batch, frames, n_fft) raw frames -> (batch, frames, n_mels) mel power."""
+        spectrum = torch.view_as_real(torch.fft.rfft(frames * self.window))  # (batch, frames, bins, 2)
+        power = spectrum[..., 0].square() + spectrum[..., 1].square()
+        # Each mel filter covers a few neighbouring bins: multiplying band by band skips the zeros
+        # of the dense (bins x 128) basis, 13 % of its products for the same sums.
+        return torch.cat([power[..., lo:hi] @ self.mel_columns[lo:hi, first:last]
+                          for first, last, lo, hi in self.mel_bands], dim=-1)
 
     def forward(self, waves: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self._images(chunk) for chunk in waves.split(self.CHUNK)]) if len(waves) \
-            else waves.new_zeros((0, 1, *self.config.image_size))
-
-    def _images(self, waves: torch.Tensor) -> torch.Tensor:
+        if not len(waves):
+            return waves.new_zeros((0, 1, *self.config.image_size))
+        if waves.device.type == "cpu" and len(waves) > self.CLIPS:
+            return torch.cat([self(part) for part in waves.split(self.CLIPS)])
         db = self.spectrogram_db(waves)[:, None]
         return F.interpolate(db, size=self.config.image_size, mode="bilinear", align_corners=False,
                              antialias=True)
