@@ -78,3 +78,18 @@ def test_recording_is_written_in_chunks_without_seams(tmp_path):
     assert rate == 16000 and len(wave) == 40000
     whole = synthetic_clip(2.5, 16000)  # the same voice in one piece: chunking changes nothing
     assert np.abs(wave - whole).max() < 2e-4  # 16-bit quantisation
+
+
+def test_time_stages_script_times_every_stage(tmp_path):
+    from conftest import load_script
+
+    model = write_model(tmp_path / "tiny.pt")
+    out = tmp_path / "stages.json"
+    assert load_script("time_stages").main(["--model", str(model), "--rounds", "2", "--calls", "1",
+                                            "--json", str(out)]) == 0
+    stages = json.loads(out.read_text())["ms_per_clip"]
+    expected = {"decode + resample (48 kHz WAV)", "front end, PyTorch", "network, PyTorch, batch 1",
+                "network, PyTorch, batch 1, every token", "predict (file -> probabilities), PyTorch"}
+    expected |= {"front end, ONNX graph", "network, ONNX graph, batch 1"} if HAVE_ONNX else set()
+    assert expected <= set(stages)
+    assert all(0 < row["fastest_round"] <= row["median"] <= row["slowest_round"] for row in stages.values())
