@@ -78,7 +78,7 @@ def card(results: dict, config: dict, command: str) -> str:
     left_out = config.get("labels_left_out", {})
     data_lines = "\n".join(f"- {CORPUS_NOTES.get(c, c)}" + (f" — {per_corpus[c]} utterances used" if c in per_corpus else "")
                            for c in corpora)
-    left = (f"Left out of training (labels outside the set): "
+    left = ("Left out of training (labels outside the set): "
             + ", ".join(f"{k} ({v} utterances)" for k, v in left_out.items()) + ".") if left_out else ""
     protocol_line = ("speaker-independent: no test speaker is in training or validation"
                      if independent else f"**{len(shared)} test speakers also appear in training**")

@@ -2,7 +2,6 @@
 single-process weights; LOSO folds spread over processes are pooled by rank 0."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
