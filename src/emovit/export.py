@@ -99,7 +99,7 @@ class ExportFrontEnd(nn.Module):
         cos, sin = torch.cos(angle), -torch.sin(angle)
         step2 = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)])  # (part, k2, m2, part)
         self.register_buffer("step2", step2.reshape(2 * self.k2, 2 * p).float(), persistent=False)
-        self.register_buffer("mel_basis", reference.mel_columns.T.contiguous(), persistent=False)
+        self.register_buffer("mel_basis", reference.mel_columns.T.contiguous(), persistent=False)  # (mels, bins)
         self.mel_bands = reference.mel_bands  # bins in natural order: k = k1 + Q*k2 is row k of the power
         # Row i of `resize` is what the antialiased bilinear resize makes of a unit impulse at frame i.
         impulses = torch.eye(self.frames, dtype=torch.float64)[None, None]
