@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from emovit.audio import load_audio
+from emovit.audio import fit_length, load_audio
 from emovit.benchmark import write_clip
 from emovit.recognizer import Recognizer
 
@@ -80,7 +80,7 @@ def _time_stages(args: argparse.Namespace) -> dict:
     rec = Recognizer.load(args.model, precision="fp32")
     with tempfile.TemporaryDirectory() as tmp:
         clip_path = write_clip(Path(tmp) / "clip.wav")
-        wave = rec._clip(load_audio(clip_path, rec.sample_rate))
+        wave = fit_length(load_audio(clip_path, rec.sample_rate), rec.clip_seconds, rec.sample_rate)
         one = torch.from_numpy(wave[None])
         many = torch.from_numpy(np.stack([wave] * 32))
         with torch.inference_mode():

@@ -4,18 +4,19 @@ the paper's Table 3.
 MACs are counted by torch's FlopCounterMode over one forward pass of one 128x128 input
 (FLOPs / 2), run on the meta device: no arithmetic is done, so counting SepTr's 175 GMACs is
 instant, and the count is the same on every machine (on a CPU, FlopCounterMode does not see the
-fused attention kernel and would silently drop attention). Two figures:
+fused attention kernel and would silently drop attention). Three figures:
 
   gmacs      products with weights (convolutions, linear layers): what module-hook counters such
              as thop or ptflops report, and what the paper's Table 3 matches (SepTr 1x1: 142.8
              here, 143.2 printed; with attention it would be 175.6)
   gmacs_all  every matrix product, attention's q.kT and a.v included
+  gmacs_run  every matrix product of the forward pass as emovit runs it
 
-Both count the network as the paper does, every token through every layer. emovit's ViTs run the
-last layer for the CLS token alone (the only token the pooled feature reads; same output), so
-they do less: ``gmacs_run`` is every matrix product of the forward pass as emovit runs it.
-Norms, activations and softmax are counted in none. Where sequences are short (student,
-teacher) the two differ little; for SepTr's 16,512-token 1x1 grid, by a fifth.
+The first two count the network as the paper does, every token through every layer; emovit's ViTs
+run the last layer for the CLS token alone (the only token the pooled feature reads; same output),
+so their ``gmacs_run`` is smaller. Norms, activations and softmax are counted in none. Where
+sequences are short (student, teacher) gmacs and gmacs_all differ little; for SepTr's 16,512-token
+1x1 grid, by a fifth.
 
 Time is wall-clock per clip on the CPU: batch 1, after warm-up, median of N runs, with
 torch.set_num_threads(threads) — a deployment figure for this machine, stated with the thread
