@@ -43,3 +43,17 @@ def write_tone(tmp_path):
         sf.write(path, tone(seconds, rate, freq, seed), rate)
         return path
     return write
+
+
+def pytest_addoption(parser):
+    parser.addoption("--assume-amx", action="store_true",
+                     help="Run as if the CPU had AMX, so that precision 'auto' picks bf16 (bf16 is emulated, "
+                          "slowly, where there is none): checks on any machine that no exact test depends on it.")
+
+
+@pytest.fixture(autouse=True)
+def _assume_amx(request, monkeypatch):
+    if request.config.getoption("--assume-amx") and not request.node.get_closest_marker("real_cpu_flags"):
+        from emovit import hardware
+
+        monkeypatch.setattr(hardware, "has_amx", lambda: True)

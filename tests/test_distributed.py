@@ -12,6 +12,8 @@ from emovit.checkpoint import load_torch
 from emovit.stages import StageConfig, run_stage, teacher_features
 from test_stages import LABELS, _data, _small
 
+pytestmark = pytest.mark.slow  # several processes: outside the fast set (pytest -m 'not slow')
+
 
 def _free_port() -> int:
     with socket.socket() as s:

@@ -181,7 +181,9 @@ def test_cli_export_then_predict_with_the_onnx_file(models, write_tone, tmp_path
     assert result.exit_code == 0, result.output
     assert "wrote" in result.stdout and out.is_file()
     clip = write_tone("a.wav", seconds=2.0)
-    by_pt = json.loads(runner.invoke(app, ["predict", str(clip), "--model", str(models[0]), "--json"]).stdout)
+    # the ONNX graph is fp32: it matches PyTorch in fp32 (precision 'auto' is bf16 on AMX CPUs)
+    by_pt = json.loads(runner.invoke(app, ["predict", str(clip), "--model", str(models[0]), "--json",
+                                           "--precision", "fp32"]).stdout)
     by_onnx = json.loads(runner.invoke(app, ["predict", str(clip), "--model", str(out), "--json"]).stdout)
     assert by_pt[0]["label"] == by_onnx[0]["label"]
     assert by_onnx[0]["probabilities"] == pytest.approx(by_pt[0]["probabilities"], abs=TOLERANCE)

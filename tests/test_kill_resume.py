@@ -7,10 +7,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from emovit.checkpoint import load_torch
 from test_reproduce import corpus  # noqa: F401  (module fixture: a generated EmoDB-named corpus)
+
+pytestmark = pytest.mark.slow  # several processes: outside the fast set (pytest -m 'not slow')
 
 EMOVIT = str(Path(sys.executable).parent / "emovit")
 
@@ -18,7 +21,7 @@ EMOVIT = str(Path(sys.executable).parent / "emovit")
 def _args(corpus, out, cache):  # noqa: F811
     return [EMOVIT, "reproduce", "--corpus", "emodb", "--root", str(corpus), "--out", str(out), "--cache", str(cache),
             "--epochs", "2", "--views", "1", "--models", "teacher", "--baseline", "none", "--checkpoint-every", "2",
-            "--quiet"]
+            "--precision", "fp32", "--quiet"]  # fp32: the resumed weights must equal the uninterrupted ones
 
 
 def _env():

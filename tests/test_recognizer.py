@@ -176,6 +176,22 @@ def test_bf16_autocast_gives_the_fp32_answers_within_tolerance():
     assert float(e32 @ e16 / np.linalg.norm(e32) / np.linalg.norm(e16)) > 0.999
 
 
+def test_auto_precision_on_an_amx_cpu_is_bf16_within_its_tolerance():
+    """Where the CPU has AMX, 'auto' is bf16 autocast: the bundled model's answers on the example clips
+    stay within bf16's tolerance of fp32 (run here with --assume-amx on other CPUs)."""
+    from pathlib import Path
+
+    from emovit import hardware
+
+    if not hardware.has_amx():
+        pytest.skip("this CPU has no AMX: precision 'auto' is fp32 here (pytest --assume-amx checks it anyway)")
+    clips = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.wav"))
+    auto, fp32 = Recognizer.load(None), Recognizer.load(None, precision="fp32")
+    assert auto.precision == "bf16"
+    for a, b in zip(auto.predict_batch(clips), fp32.predict_batch(clips), strict=True):
+        assert max(abs(a.probabilities[k] - b.probabilities[k]) for k in a.probabilities) < 0.02, a.source
+
+
 def test_unknown_precision_is_refused(model_file):
     with pytest.raises(ValueError, match="precision"):
         Recognizer.load(model_file, precision="fp16")

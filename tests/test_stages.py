@@ -93,14 +93,15 @@ def test_bf16_autocast_gives_the_fp32_answers_within_tolerance():
     assert torch.nn.functional.cosine_similarity(pooled32, pooled16).min() > 0.99
 
 
-def test_auto_precision_is_fp32_without_amx_or_cuda(monkeypatch, tmp_path):
-    from emovit import precision
+@pytest.mark.real_cpu_flags
+def test_auto_precision_is_fp32_without_amx_or_cuda(monkeypatch):
+    from emovit import hardware, precision
 
-    fake = tmp_path / "cpuinfo"
-    fake.write_text("flags\t\t: fpu avx2 fma\n")
-    monkeypatch.setattr(precision, "Path", lambda _: fake)
+    monkeypatch.setattr(hardware, "_cpuinfo", lambda: "model name\t: Some CPU\nflags\t\t: fpu avx2 fma\n")
+    assert hardware.cpu_flags() == ["avx2"] and not hardware.has_amx()
     assert precision.resolve_precision("auto", torch.device("cpu")) == "fp32"
-    fake.write_text("flags\t\t: fpu avx2 avx512f amx_bf16 amx_tile\n")
+    monkeypatch.setattr(hardware, "_cpuinfo", lambda: "flags\t\t: fpu avx2 avx512f amx_bf16 amx_tile\n")
+    assert hardware.has_amx()
     assert precision.resolve_precision("auto", torch.device("cpu")) == "bf16"
     assert precision.resolve_precision("fp32", torch.device("cpu")) == "fp32"
     with pytest.raises(ValueError, match="precision"):

@@ -13,9 +13,12 @@ from emovit.checkpoint import load_torch
 from test_distributed import _is_conv_bias_before_instance_norm
 from test_reproduce import corpus  # noqa: F401  (module fixture: a generated EmoDB-named corpus)
 
+pytestmark = pytest.mark.slow  # several processes: outside the fast set (pytest -m 'not slow')
+
 BIN = Path(sys.executable).parent
+# fp32: equality of weights is an exactness claim (precision 'auto' would be bf16 on an AMX CPU)
 COMMON = ["reproduce", "--corpus", "emodb", "--epochs", "1", "--views", "1", "--models", "teacher",
-          "--baseline", "none", "--quiet"]
+          "--baseline", "none", "--precision", "fp32", "--quiet"]
 
 
 def _run(args, env_extra=None):

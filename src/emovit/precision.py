@@ -4,9 +4,10 @@ Training (`emovit.stages`) and inference (`emovit.recognizer`) both decide here.
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 
 import torch
+
+from . import hardware
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -19,11 +20,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         return precision
     if device.type == "cuda":
         return "bf16"
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "fp32"
-    return "bf16" if "amx_bf16" in flags else "fp32"
+    return "bf16" if hardware.has_amx() else "fp32"
 
 
 def autocast(device: torch.device, precision: str):
