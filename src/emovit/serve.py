@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, fields
 from importlib import resources
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect
 
@@ -43,6 +43,10 @@ MiB = 1024 * 1024
 RAW_TYPES = ("application/octet-stream",)  # besides audio/*
 ENV_PREFIX = "EMOVIT_SERVE_"
 RETRY_AFTER_S = 1
+# the page's icon, also answered at /favicon.ico so that browsers and crawlers asking there get no 404
+FAVICON = ('<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32" viewBox="0 0 32 32">'
+           '<rect width="32" height="32" rx="7" fill="#2f6fdf"/><path d="M4 17h4l3-8 5 15 4-12 3 5h5" fill="none" '
+           'stroke="#fff" stroke-width="2.6" stroke-linecap="round" stroke-linejoin="round"/></svg>')
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,10 @@ def create_app(recognizer: Recognizer, max_upload_bytes: int = 20 * MiB, max_sec
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> str:
         return page
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        return Response(FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
 
     @app.get("/v1/health")
     async def health() -> dict:
