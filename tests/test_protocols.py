@@ -160,3 +160,192 @@ def test_speaker_split_of_several_corpora_holds_out_speakers_of_each():
     assert {s.split(":")[0] for s in test_speakers} == {"emodb", "ravdess"}
     assert leakage_audit(split)["speaker_independent"]
     assert sorted(u.path for p in ("train", "val", "test") for u in split.part(p)) == sorted(u.path for u in utts)
+
+
+# --- kfold: stratified K-fold over utterances ---------------------------------------------------
+
+def uneven(counts={"anger": 23, "neutral": 17, "sadness": 12}, n_speakers=3):
+    return [Utterance(f"/u/{lab}_{i:02d}.wav", lab, f"spk{i % n_speakers}", "synth", "", f"t{i}")
+            for lab, n in counts.items() for i in range(n)]
+
+
+def test_kfold_tests_each_utterance_once_stratified_with_val_from_train():
+    from emovit.protocols import kfold_folds
+
+    utts = uneven()
+    folds = kfold_folds(utts, k=5, seed=0)
+    assert [f.fold for f in folds] == ["1", "2", "3", "4", "5"] and {f.protocol for f in folds} == {"kfold"}
+    tested = Counter(u.path for f in folds for u in f.test)
+    assert set(tested) == paths(utts) and set(tested.values()) == {1}
+    totals = Counter(u.label for u in utts)
+    for f in folds:
+        for lab, n in Counter(u.label for u in f.test).items():
+            assert abs(n - totals[lab] / 5) <= 1
+        assert set(Counter(u.label for u in f.test)) == set(totals)
+        # validation comes from the training side only, and train + val + test is everything
+        assert paths(f.val).isdisjoint(paths(f.test)) and paths(f.val).isdisjoint(paths(f.train))
+        assert paths(f.train) | paths(f.val) == paths(utts) - paths(f.test)
+        assert len(f.val) == round(0.1 * (len(utts) - len(f.test))) and f.val_note
+        assert len(f.train_views) == 4 * len(f.train) and {v for _, v in f.test_views} == {0}
+    assert len({frozenset(paths(f.val)) for f in folds}) == 5
+
+
+def test_kfold_deterministic_by_seed_and_input_order():
+    from emovit.protocols import kfold_folds
+
+    utts = synthetic(n_speakers=4)
+    a = kfold_folds(utts, k=4, seed=1)
+    b = kfold_folds(list(reversed(utts)), k=4, seed=1)
+    assert [(f.train, f.val, f.test) for f in a] == [(f.train, f.val, f.test) for f in b]
+    c = kfold_folds(utts, k=4, seed=2)
+    assert [f.test for f in a] != [f.test for f in c] and [f.val for f in a] != [f.val for f in c]
+
+
+def test_kfold_refuses_bad_k():
+    from emovit.protocols import kfold_folds
+
+    utts = uneven()
+    with pytest.raises(ValueError, match=r"k >= 2.*k=1"):
+        kfold_folds(utts, k=1)
+    with pytest.raises(ValueError, match=r"k=13 .*'sadness': 12"):
+        kfold_folds(utts, k=13)
+    assert len(kfold_folds(utts, k=12)) == 12
+    with pytest.raises(ValueError, match="kfold_folds"):
+        make_split(utts, "kfold")
+    with pytest.raises(ValueError):
+        kfold_folds([], k=5)
+
+
+# --- emobox: the EmoBox benchmark's published folds ---------------------------------------------
+
+def table_rows(corpus):
+    from emovit.protocols import _emobox_rows
+
+    return [r for r in _emobox_rows(None)[1] if r["corpus"] == corpus]
+
+
+def from_rows(rows):
+    """Utterances (no audio) named as the table's rows, labelled as the corpus labels them."""
+    from emovit.protocols import EMOBOX_LABELS
+
+    out = []
+    for r in rows:
+        name, corpus = r["utterance"], r["corpus"]
+        speaker = {"emodb": name[:2], "savee": name[:2], "ravdess": name[-2:]}[corpus]
+        sex = "male" if corpus == "savee" or (corpus == "ravdess" and int(speaker) % 2) else "female"
+        out.append(Utterance(f"/{corpus}/{name}.wav", EMOBOX_LABELS[corpus][r["emobox_label"]], speaker, corpus, sex))
+    return out
+
+
+def write_table(path, rows):
+    lines = ["corpus,utterance,test_fold,emobox_label"] + [
+        f"{r['corpus']},{r['utterance']},{r['test_fold']},{r['emobox_label']}" for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def small_savee(tmp_path):
+    """Three sentences per emotion code and SAVEE speaker, as the packaged table folds them."""
+    rows = [r for r in table_rows("savee") if r["utterance"][-2:] in ("01", "02", "03")]
+    return rows, write_table(tmp_path / "folds.csv", rows)
+
+
+def test_emobox_small_table_folds_and_left_out(tmp_path):
+    from emovit.protocols import emobox_folds
+
+    rows, table = small_savee(tmp_path)
+    assert len(rows) == 84
+    extra = Utterance("/savee/DC_a99.wav", "anger", "DC", "savee", "male")
+    utts = from_rows(rows) + [extra]
+    folds = emobox_folds(utts, table=table, seed=0)
+    assert [f.fold for f in folds] == ["1", "2", "3", "4"] and {f.protocol for f in folds} == {"emobox"}
+    assert [sorted({u.speaker for u in f.test}) for f in folds] == [["JE"], ["KL"], ["DC"], ["JK"]]
+    assert folds.left_out == [extra] and folds.report()["left_out"] == [extra.path]
+    assert all(extra not in f.part(p) for f in folds for p in ("train", "val", "test"))
+    tested = Counter(u.path for f in folds for u in f.test)
+    assert len(tested) == 84 and set(tested.values()) == {1}
+    for f in folds:
+        assert len(f.test) == 21 and paths(f.train) | paths(f.val) == paths(utts) - paths(f.test) - {extra.path}
+        assert {u.speaker for u in f.test}.isdisjoint({u.speaker for u in f.train + f.val})
+        assert "training utterances" in f.val_note  # 4 speakers: validation falls back to utterances
+    # the official layout AudioData/DC/a01.wav matches the table's DC_a01
+    official = [Utterance(f"/savee/AudioData/{u.speaker}/{u.path.split('_', 1)[1]}", u.label, u.speaker, u.corpus,
+                          u.sex) for u in from_rows(rows)]
+    assert [len(f.test) for f in emobox_folds(official, table=table)] == [21] * 4
+
+
+def test_emobox_refusals(tmp_path):
+    from emovit.protocols import emobox_folds
+
+    rows, table = small_savee(tmp_path)
+    utts = from_rows(rows)
+    with pytest.raises(ValueError, match=r"no EmoBox folds for corpus 'cremad'.*savee"):
+        emobox_folds([Utterance("/c/1001_DFA_ANG_XX.wav", "anger", "1001", "cremad")], table=table)
+    with pytest.raises(ValueError, match="emodb, ravdess, savee"):  # the packaged table
+        emobox_folds([Utterance("/c/1001_DFA_ANG_XX.wav", "anger", "1001", "cremad")])
+    with pytest.raises(ValueError, match="per corpus"):
+        emobox_folds(utts + [Utterance("/e/03a01Fa.wav", "happiness", "03", "emodb")], table=table)
+    with pytest.raises(ValueError, match=r"^3 of the 84 savee utterances .*(DC|JE|JK|KL)_"):
+        emobox_folds(utts[3:], table=table)
+    wrong = [Utterance(u.path, "sadness", u.speaker, u.corpus, u.sex) if u.path.endswith("DC_a01.wav") else u
+             for u in utts]
+    with pytest.raises(ValueError, match=r"1 savee utterance\(s\) labelled differently.*DC_a01: EmoBox 'a' vs 'sadness'"):
+        emobox_folds(wrong, table=table)
+    with pytest.raises(ValueError, match="more than once"):
+        emobox_folds(utts + [Utterance("/other/DC_a01.flac", "anger", "DC", "savee")], table=table)
+    (tmp_path / "bad.csv").write_text("corpus,utterance,fold\nsavee,DC_a01,1\n")
+    with pytest.raises(ValueError, match="lacks column"):
+        emobox_folds(utts, table=tmp_path / "bad.csv")
+    with pytest.raises(ValueError, match="emobox_folds"):
+        make_split(utts, "emobox")
+
+
+def test_emobox_label_filtered_corpus_needs_only_its_labels(tmp_path):
+    from emovit.corpora import select_labels
+    from emovit.protocols import emobox_folds
+
+    rows, table = small_savee(tmp_path)
+    kept, _ = select_labels(from_rows(rows), ["anger", "neutral", "sadness"])
+    folds = emobox_folds(kept, table=table)
+    assert folds.labels_not_required == {"disgust": 12, "fear": 12, "happiness": 12, "surprise": 12}
+    assert folds.left_out == [] and sum(len(f.test) for f in folds) == len(kept) == 36
+
+
+def test_emobox_packaged_table_without_audio():
+    """All three corpora, as synthetic utterances named like the packaged table's rows."""
+    from emovit.protocols import emobox_folds
+
+    emodb = emobox_folds(from_rows(table_rows("emodb")))
+    assert [len(f.test) for f in emodb] == [107] * 5 and all(len({u.speaker for u in f.test}) == 10 for f in emodb)
+    assert all("speaker-dependent" in f.val_note and len(f.val) == 43 for f in emodb)
+    ravdess = emobox_folds(from_rows(table_rows("ravdess")), seed=0)
+    assert [sorted({u.speaker for u in f.test}) for f in ravdess][0] == ["01", "11", "20", "21"]
+    for f in ravdess:
+        val_spk = {u.speaker for u in f.val}
+        assert len(val_spk) == 2 and Counter(u.sex for u in f.val) == {"male": 60, "female": 60}
+        assert val_spk.isdisjoint({u.speaker for u in f.train + f.test}) and "held out" in f.val_note
+    again = emobox_folds(list(reversed(from_rows(table_rows("ravdess")))), seed=0)
+    assert [(f.train, f.val, f.test) for f in again] == [(f.train, f.val, f.test) for f in ravdess]
+    other = emobox_folds(from_rows(table_rows("ravdess")), seed=1)
+    assert [f.test for f in other] == [f.test for f in ravdess] and [f.val for f in other] != [f.val for f in ravdess]
+
+
+@pytest.mark.parametrize("corpus,folder,n_folds,fold_size", [
+    ("emodb", "emodb", 5, 107), ("savee", "savee/ALL", 4, 120), ("ravdess", "ravdess", 6, 240)])
+def test_emobox_real_corpora(corpus, folder, n_folds, fold_size):
+    from emovit.corpora import index_corpus
+    from emovit.protocols import emobox_folds
+
+    utts = index_corpus(corpus, shared_data() / folder).utterances  # file names only: a few ms
+    folds = emobox_folds(utts, seed=0)
+    assert len(folds) == n_folds and [len(f.test) for f in folds] == [fold_size] * n_folds
+    assert folds.left_out == [] and folds.labels_not_required == {}
+    tested = Counter(u.path for f in folds for u in f.test)
+    assert len(tested) == len(utts) == n_folds * fold_size and set(tested.values()) == {1}
+    for f in folds:
+        test = paths(f.test)
+        assert test.isdisjoint(paths(f.train)) and test.isdisjoint(paths(f.val)) and f.val_note
+        assert paths(f.val).isdisjoint(paths(f.train))
+        if corpus != "emodb":
+            assert {u.speaker for u in f.test}.isdisjoint({u.speaker for u in f.train + f.val})
+            assert leakage_audit(f)["speaker_independent"]

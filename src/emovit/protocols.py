@@ -9,6 +9,10 @@ Every reported number names one of these protocols, because they answer differen
   suggest. Views of one recording land in different parts; it exists only to measure that leak.
 - ``speaker``: about ``test_fraction`` of the speakers (balanced by sex where known) are held out.
 - ``loso``: leave-one-speaker-out (or one group of speakers) cross-validation.
+- ``kfold``: stratified K-fold cross-validation over utterances (speaker-dependent; every
+  utterance is tested once): :func:`kfold_folds`.
+- ``emobox``: the EmoBox benchmark's published test folds for EmoDB, SAVEE and RAVDESS, from the
+  packaged table ``emovit/data/emobox-folds.csv``: :func:`emobox_folds`.
 
 Validation always comes from the training side; the test part is never used for selection.
 A :class:`Split` carries both utterance lists and ``(utterance, view)`` lists so that a trainer
@@ -29,7 +33,7 @@ from sklearn.model_selection import train_test_split
 
 from emovit.corpora.manifest import Utterance
 
-PROTOCOLS = ("paper", "paper-leaky", "speaker", "loso")
+PROTOCOLS = ("paper", "paper-leaky", "speaker", "loso", "kfold", "emobox")
 PARTS = ("train", "val", "test")
 # With this few speakers, holding one out for validation would starve training (SAVEE has 4),
 # so validation falls back to a stratified fraction of the training utterances.
@@ -190,6 +194,8 @@ def make_split(utterances: list[Utterance], protocol: str, seed: int = 0, test_f
     """
     if protocol == "loso":
         raise ValueError("protocol 'loso' has several folds: use loso_folds()")
+    if protocol in ("kfold", "emobox"):
+        raise ValueError(f"protocol {protocol!r} has several folds: use {protocol}_folds()")
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
     if views < 1:
@@ -259,6 +265,225 @@ def loso_folds(utterances: list[Utterance], seed: int = 0, val_fraction: float =
         train, val, note = _val_from_train(train, len(speakers), seed, val_fraction, rng, 1)
         folds.append(Split("loso", seed, name, train, val, test, views=views, val_note=note))
     return folds
+
+
+def _fold_seed(protocol: str, seed: int, fold: str) -> int:
+    """A deterministic integer seed for one fold's validation draw (``random`` hashes str seeds stably)."""
+    return random.Random(f"{protocol}:{seed}:{fold}").randrange(2**32)
+
+
+def kfold_folds(utterances: list[Utterance], k: int = 10, seed: int = 0, val_fraction: float = 0.1,
+                views: int = 4) -> list[Split]:
+    """Stratified K-fold cross-validation over utterances (protocol ``kfold``), folds ``"1"``..``"K"``.
+
+    Every utterance is tested exactly once. Folds are stratified by class
+    (``StratifiedKFold(shuffle=True, random_state=seed)`` on the sorted utterances, so input order
+    does not matter); speakers are mixed between train and test (speaker-dependent, like
+    ``paper``). Validation is a stratified ``val_fraction`` of each fold's training part, drawn
+    with a fold-specific seed, so model selection never sees the test fold.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    if not utterances:
+        raise ValueError("no utterances to split")
+    if views < 1:
+        raise ValueError("views must be >= 1")
+    if k < 2:
+        raise ValueError(f"protocol 'kfold' needs k >= 2 folds, got k={k}")
+    utts = _sorted(utterances)
+    labels = [u.label for u in utts]
+    counts = Counter(labels)
+    smallest, n_smallest = min(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    if k > n_smallest:
+        raise ValueError(f"k={k} folds is more than the smallest class has utterances "
+                         f"({smallest!r}: {n_smallest}); every fold must test every class, so use k <= {n_smallest}")
+    skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    folds = []
+    for i, (train_idx, test_idx) in enumerate(skf.split(utts, labels), start=1):
+        name = str(i)
+        train = [utts[j] for j in sorted(train_idx)]
+        test = [utts[j] for j in sorted(test_idx)]
+        train, val = _stratified_split(train, [u.label for u in train], val_fraction,
+                                       _fold_seed("kfold", seed, name))
+        note = (f"validation is a stratified {val_fraction:.0%} of fold {name}'s training utterances "
+                f"(fold-specific seed); it shares speakers with train and test") if val else ""
+        folds.append(Split("kfold", seed, name, train, val, test, views=views, val_note=note))
+    return folds
+
+
+EMOBOX_TABLE = "data/emobox-folds.csv"  # inside the emovit package
+EMOBOX_COLUMNS = ("corpus", "utterance", "test_fold", "emobox_label")
+# EmoBox's label names (its own spelling, "boredem" included) -> canonical emotion, per corpus.
+EMOBOX_LABELS: dict[str, dict[str, str]] = {
+    "emodb": {"anger": "anger", "boredem": "boredom", "disgust": "disgust", "fear": "fear",
+              "happy": "happiness", "neutral": "neutral", "sad": "sadness"},
+    "ravdess": {"Angry": "anger", "Calm": "calm", "Disgust": "disgust", "Fearful": "fear",
+                "Happy": "happiness", "Neutral": "neutral", "Sad": "sadness", "Surprised": "surprise"},
+    "savee": {"a": "anger", "d": "disgust", "f": "fear", "h": "happiness", "n": "neutral",
+              "sa": "sadness", "su": "surprise"},
+}
+
+
+class EmoboxFolds(list):
+    """What :func:`emobox_folds` returns: a ``list`` of :class:`Split` (one per table fold, in
+    fold order) that also reports what the table did not cover.
+
+    - ``corpus``: the corpus the folds are for.
+    - ``left_out``: the given utterances the table has no row for (sorted); they are in no fold.
+    - ``labels_not_required``: ``{canonical label: table rows}`` for the table's classes that no
+      given utterance carries (the utterances were filtered by label); those rows were not required.
+    """
+
+    def __init__(self, folds: list[Split], corpus: str, left_out: list[Utterance],
+                 labels_not_required: dict[str, int]):
+        super().__init__(folds)
+        self.corpus = corpus
+        self.left_out = left_out
+        self.labels_not_required = labels_not_required
+
+    def report(self) -> dict:
+        return {"corpus": self.corpus, "folds": [s.fold for s in self],
+                "left_out": [u.path for u in self.left_out], "labels_not_required": dict(self.labels_not_required)}
+
+
+def _emobox_rows(table: str | Path | None) -> tuple[str, list[dict]]:
+    """The fold table's rows (the packaged copy when ``table`` is None) and where they came from."""
+    if table is None:
+        from importlib.resources import files
+
+        resource = files("emovit").joinpath(EMOBOX_TABLE)
+        where, text = f"emovit/{EMOBOX_TABLE}", resource.read_text(encoding="utf-8")
+    else:
+        where, text = str(table), Path(table).read_text(encoding="utf-8")
+    reader = csv.DictReader(text.splitlines())
+    missing = set(EMOBOX_COLUMNS) - set(reader.fieldnames or [])
+    if missing:
+        raise ValueError(f"{where}: fold table lacks column(s) {sorted(missing)}; expected {list(EMOBOX_COLUMNS)}")
+    rows = [{k: (r.get(k) or "").strip() for k in EMOBOX_COLUMNS} for r in reader]
+    if not rows:
+        raise ValueError(f"{where}: empty fold table")
+    blank = [i + 2 for i, r in enumerate(rows) if not all(r.values())]
+    if blank:
+        raise ValueError(f"{where}: {len(blank)} row(s) with an empty field, e.g. line(s) {blank[:5]}")
+    seen = Counter((r["corpus"], r["utterance"]) for r in rows)
+    twice = sorted(key for key, n in seen.items() if n > 1)
+    if twice:
+        raise ValueError(f"{where}: {len(twice)} utterance(s) listed more than once, e.g. {twice[:5]}")
+    return where, rows
+
+
+def _emobox_key(u: Utterance) -> str:
+    """The table's ``utterance`` for ``u``: its file stem. SAVEE's official layout
+    (``AudioData/DC/a01.wav``) has no speaker in the stem; the table writes ``DC_a01``."""
+    stem = Path(u.path).stem
+    if u.corpus.lower() == "savee" and not re.match(r"^[A-Za-z]{2}_", stem):
+        return f"{u.speaker.split(':')[-1]}_{stem}"
+    return stem
+
+
+def emobox_folds(utterances: list[Utterance], table: str | Path | None = None, seed: int = 0,
+                 val_fraction: float = 0.1, views: int = 4) -> EmoboxFolds:
+    """The EmoBox benchmark's published test folds for one corpus (protocol ``emobox``).
+
+    ``table`` is a CSV with columns ``corpus,utterance,test_fold,emobox_label`` (default: the
+    packaged ``emovit/data/emobox-folds.csv``, EmoBox commit 08280f2). Utterances are matched by
+    (corpus, file stem); each is tested in its ``test_fold`` and trained on in every other fold.
+    Fold names are the table's (``"1"``.. ``"K"``). EmoDB: 5 speaker-dependent folds; SAVEE: 4
+    folds of one speaker; RAVDESS: 6 folds of 4 actors.
+
+    EmoBox has no validation part, so one is carved from each fold's training part (see
+    ``val_note``): when the fold's test speakers also appear in training (EmoDB), a stratified
+    ``val_fraction`` of the training utterances; when they are held out (SAVEE, RAVDESS), by
+    speaker with the ``speaker``/``loso`` rule (:func:`_val_from_train`): RAVDESS holds out
+    round(``val_fraction`` x 20 training actors) = 2 actors at the default, one male and one
+    female, chosen by seed; SAVEE has too few speakers and falls back to a stratified fraction of
+    training utterances.
+
+    Refused (ValueError), never a silent partial protocol: a corpus the table has no folds for;
+    several corpora at once; a table label that disagrees with the utterance's label; two given
+    utterances with the same (corpus, stem); table rows with no matching utterance. Rows whose
+    canonical label no given utterance carries are not required (so a label-filtered corpus,
+    e.g. after ``select_labels``, works); they are reported in ``labels_not_required``. Given
+    utterances the table does not list are left out of every fold and returned in ``left_out``.
+    """
+    if not utterances:
+        raise ValueError("no utterances to split")
+    if views < 1:
+        raise ValueError("views must be >= 1")
+    where, rows = _emobox_rows(table)
+    table_corpora = sorted({r["corpus"] for r in rows})
+    corpora = sorted({u.corpus.lower() for u in utterances})
+    if len(corpora) > 1:
+        raise ValueError(f"EmoBox folds are per corpus; got {len(corpora)} corpora at once ({', '.join(corpora)}): "
+                         f"call emobox_folds once per corpus")
+    corpus = corpora[0]
+    if corpus not in table_corpora:
+        raise ValueError(f"{where} has no EmoBox folds for corpus {corpus!r}; it has {', '.join(table_corpora)}")
+    names = EMOBOX_LABELS.get(corpus, {})
+    rows = [r for r in rows if r["corpus"] == corpus]
+    unknown = sorted({r["emobox_label"] for r in rows} - set(names))
+    if unknown:
+        raise ValueError(f"{where}: EmoBox label(s) {unknown} for {corpus} have no canonical emotion "
+                         f"(known: {', '.join(names) or 'none'})")
+
+    utts = _sorted(utterances)
+    by_key: dict[str, Utterance] = {}
+    clashes = []
+    for u in utts:
+        key = _emobox_key(u)
+        if key in by_key:
+            clashes.append(key)
+        by_key[key] = u
+    if clashes:
+        raise ValueError(f"{len(clashes)} utterance name(s) occur more than once among the given {corpus} "
+                         f"utterances (EmoBox matches by file name without extension), e.g. {clashes[:5]}")
+
+    present = {u.label for u in utts}
+    labels_not_required = dict(sorted(Counter(names[r["emobox_label"]] for r in rows
+                                              if names[r["emobox_label"]] not in present).items()))
+    required = [r for r in rows if names[r["emobox_label"]] in present]
+    unmatched = [r["utterance"] for r in required if r["utterance"] not in by_key]
+    if unmatched:
+        raise ValueError(f"{len(unmatched)} of the {len(required)} {corpus} utterances in {where} are not among the "
+                         f"given utterances (e.g. {', '.join(unmatched[:5])}); the EmoBox folds would be partial. "
+                         f"Index the whole corpus (filtering by label is fine)")
+    mismatched = [(r["utterance"], r["emobox_label"], by_key[r["utterance"]].label) for r in required
+                  if names[r["emobox_label"]] != by_key[r["utterance"]].label]
+    if mismatched:
+        raise ValueError(f"{len(mismatched)} {corpus} utterance(s) labelled differently in {where} than by the corpus, "
+                         "e.g. " + ", ".join(f"{n}: EmoBox {e!r} vs {c!r}" for n, e, c in mismatched[:5]))
+
+    fold_of = {by_key[r["utterance"]]: r["test_fold"] for r in required}
+    left_out = [u for u in utts if u not in fold_of]
+    kept = [u for u in utts if u in fold_of]
+    fold_names = sorted(set(fold_of.values()), key=_natural_key)
+    if len(fold_names) < 2:
+        raise ValueError(f"{where} gives {corpus} only {len(fold_names)} fold(s); cross-validation needs 2 or more")
+    n_speakers = len({u.speaker for u in kept})
+    folds = []
+    for name in fold_names:
+        test = [u for u in kept if fold_of[u] == name]
+        train = [u for u in kept if fold_of[u] != name]
+        test_spk = {u.speaker for u in test}
+        if test_spk & {u.speaker for u in train}:  # speaker-dependent fold (EmoDB)
+            train, val = _stratified_split(train, [u.label for u in train], val_fraction,
+                                           _fold_seed("emobox", seed, f"{corpus}:{name}"))
+            note = (f"test speakers also train (speaker-dependent fold): validation is a stratified "
+                    f"{val_fraction:.0%} of fold {name}'s training utterances (fold-specific seed)") if val else ""
+        else:  # test speakers held out: validate on held-out training speakers where there are enough
+            rng = random.Random(f"emobox:{seed}:{corpus}:{name}")
+            train, val, note = _val_from_train(train, n_speakers, _fold_seed("emobox", seed, f"{corpus}:{name}"),
+                                               val_fraction, rng, None)
+            if val and note:
+                note = f"test speakers held out, but {note}"
+            elif val:
+                val_spk = sorted({u.speaker for u in val}, key=_natural_key)
+                sexes = Counter(_speaker_sex(val).values())
+                sex_text = ", ".join(f"{n} {s}" for s, n in sorted(sexes.items()) if s) or "sex unknown"
+                note = (f"test speakers held out: validation holds out {len(val_spk)} training speaker(s) "
+                        f"({', '.join(val_spk)}; {sex_text}), chosen by seed; none of them is in train or test")
+        folds.append(Split("emobox", seed, name, train, val, test, views=views, val_note=note))
+    return EmoboxFolds(folds, corpus, left_out, labels_not_required)
 
 
 def leakage_audit(split: Split) -> dict:
