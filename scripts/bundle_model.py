@@ -13,6 +13,8 @@ import json
 import shutil
 from pathlib import Path
 
+from emovit.config import Recipe
+
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "emovit" / "assets"
 
 # What a reader of the card needs to know about each corpus's speech.
@@ -27,12 +29,8 @@ CORPUS_NOTES = {
 ROWS = ("student", "plain", "teacher", "opensmile")
 
 
-def _title(m: dict, name: str) -> str:
-    return m.get("title", m.get("model", name))
-
-
 def _overall_table(models: dict) -> str:
-    rows = [f"| {_title(m, n)} | {m['wa']:.3f} | {m['ua']:.3f} | {m['macro_f1']:.3f} |"
+    rows = [f"| {m['title']} | {m['wa']:.3f} | {m['ua']:.3f} | {m['macro_f1']:.3f} |"
             for n in ROWS if (m := models.get(n))]
     return "| model | WA | UA | macro-F1 |\n|---|---|---|---|\n" + "\n".join(rows)
 
@@ -43,7 +41,7 @@ def _per_corpus_table(models: dict, split: dict) -> str:
         return ""
     speakers = split["speakers"]["test"]
     head = ["| model | " + " | ".join(f"{c} UA (WA)" for c in corpora) + " |", "|---|" + "---|" * len(corpora)]
-    rows = [f"| {_title(m, n)} | " + " | ".join(
+    rows = [f"| {m['title']} | " + " | ".join(
         f"{m['per_corpus'][c]['ua']:.3f} ({m['per_corpus'][c]['wa']:.3f})" if c in m["per_corpus"] else "—"
         for c in corpora) + " |" for n in ROWS if (m := models.get(n)) and "per_corpus" in m]
     n_test = next(m["per_corpus"] for m in models.values() if "per_corpus" in m)
@@ -70,7 +68,8 @@ def card(results: dict, config: dict, command: str) -> str:
     sizes, speakers = split["sizes"], split["speakers"]
     models = results["models"]
     student, teacher = models["student"], models.get("teacher", {})
-    recipe, machine = config["recipe"], config["machine"]
+    recipe, machine = Recipe.from_dict(config["recipe"]), config["machine"]
+    stage = recipe.stage_for("student")
     shared = sorted(set(speakers["test"]) & set(speakers["train"]))
     independent = not shared
     corpora = config["corpora"]
@@ -84,19 +83,20 @@ def card(results: dict, config: dict, command: str) -> str:
                      if independent else f"**{len(shared)} test speakers also appear in training**")
     per_corpus_table = _per_corpus_table(models, split)
     teacher_epochs = "+".join(str(v) for v in teacher.get("epochs", {}).values())
-    views = ("no augmentation" if recipe["views"] == 1 else f"{recipe['views']} views per training clip (original + "
-             "noise, time-shift and speed copies; one drawn per clip each epoch)")
-    baseline = models.get("opensmile", {}).get("feature_set", recipe.get("baseline") or "")
+    views = ("no augmentation" if recipe.augment.views == 1 else f"{recipe.augment.views} views per training clip "
+             "(original + noise, time-shift and speed copies; one drawn per clip each epoch)")
+    baseline = models.get("opensmile", {}).get("feature_set", recipe.baseline or "")
+    schedule = (f"halved every {stage.lr_halve_every} epochs" if stage.schedule == "step" else stage.schedule)
     selected = ", ".join(f"{k} {v}" for k, v in student.get("selected_epoch", {}).items())
     return f"""# Model card: emovit bundled student
 
 **What it is**: the student ViT of Kim & Lee (2024) — 128x1 vertical patches, no positional
-information, depth {recipe['student_depth']}, dim 256, {student['params_m']:.2f}M parameters, {student['gmacs']:.2f} GMACs per 4 s clip —
-trained by knowledge transfer (stage 2: L1 to the teacher's pooled feature; stage 3: CE + {recipe['alpha']:g} x L1)
-from a teacher with the paper's conv stem and image coordinate encoding (depth {recipe['teacher_depth']},
+information, depth {recipe.student_depth}, dim 256, {student['params_m']:.2f}M parameters, {student['gmacs']:.2f} GMACs per 4 s clip —
+trained by knowledge transfer (stage 2: L1 to the teacher's pooled feature; stage 3: CE + {stage.alpha:g} x L1)
+from a teacher with the paper's conv stem and image coordinate encoding (depth {recipe.teacher_depth},
 {teacher.get('params_m', 0):.2f}M parameters, stage 1: CE). Epochs per stage: teacher {teacher_epochs}, student
-{'+'.join(str(v) for v in student['epochs'].values())} (weights of the best validation epoch: {selected}); Adam lr {recipe['lr']:g}
-halved every {recipe['lr_halve_every']} epochs, batch {recipe['batch_size']}, {views}; seed {recipe['seed']}.
+{'+'.join(str(v) for v in student['epochs'].values())} (weights of the best validation epoch: {selected}); recipe
+`{recipe.name}`: {stage.optimizer} lr {stage.lr:g} {schedule}, batch {stage.batch_size}, {views}; seed {recipe.seed}.
 
 **Labels** ({len(results['labels'])}): {', '.join(results['labels'])}. {left}
 

@@ -16,7 +16,7 @@ First the feature cache is filled with a pool of processes (every file, every vi
 only read it. Every command is written to OUT/commands.sh and each run logs to OUT/logs/. Re-running
 resumes: finished runs are skipped and unfinished ones resume from their checkpoints.
 
-    python scripts/compare_tables.py --out runs/tables --device cuda --epochs 20 --lr-halve-every 4
+    python scripts/compare_tables.py --out runs/tables --device cuda --recipe paper-e20
     python scripts/compare_tables.py --out runs/tables --device cpu --parallel 1   # same runs, slowly
 """
 from __future__ import annotations
@@ -52,8 +52,7 @@ def planned_runs(args) -> list[tuple[str, list[str]]]:
         for group in groups:
             name = f"{corpus}-{protocol}-{group}"
             runs.append((name, ["compare", "--corpus", corpus, "--root", str(roots[corpus]), "--protocol", protocol,
-                                "--models", GROUPS[group], "--epochs", str(args.epochs),
-                                "--lr-halve-every", str(args.lr_halve_every), "--seed", "0",
+                                "--models", GROUPS[group], "--recipe", args.recipe, "--seed", "0",
                                 "--device", args.device, "--precision", args.precision,
                                 "--time-runs", str(args.time_runs), "--checkpoint-every", "0",
                                 "--cache", str(args.cache), "--quiet", "--out", str(args.out / name)]))
@@ -63,11 +62,12 @@ def planned_runs(args) -> list[tuple[str, list[str]]]:
 def _build_shard(cache: str, items: list[tuple[str, int]]) -> int:
     import torch
 
-    from emovit.features import FeatureCache, FrontEndConfig, LogMelFrontEnd
+    from emovit.features import FeatureCache, LogMelFrontEnd
+    from emovit.config import LogMelConfig
     from emovit.views import build_images
 
     torch.set_num_threads(1)
-    config = FrontEndConfig()
+    config = LogMelConfig()
     built = build_images(items, LogMelFrontEnd(config), FeatureCache(cache, config), seed=0, progress=False)
     for reason in built.failures.values():
         print(reason, file=sys.stderr)
@@ -136,8 +136,8 @@ def main() -> int:
     parser.add_argument("--savee", type=Path, default=Path("../shared/data/savee/ALL"))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto")
-    parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--lr-halve-every", type=int, default=10)
+    parser.add_argument("--recipe", default="paper-e20", help="emovit's recipe for every run (paper-e20: the paper's, "
+                        "20 epochs a stage, lr halved every 4, as in BENCHMARKS.md; paper: all 50 epochs).")
     parser.add_argument("--protocols", default="paper,speaker")
     parser.add_argument("--groups", default=",".join(GROUPS), help="Which of " + ", ".join(GROUPS) + ".")
     parser.add_argument("--leaky", action=argparse.BooleanOptionalAction, default=True,

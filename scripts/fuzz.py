@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 python scripts/fuzz.py --cases 5000 --seed 1 [--first 0] [--no-http] [--save DIR]
 
 Each case goes through load_audio (bytes, and every third one as a file), iter_blocks and, unless
---no-http, POST /v1/predict of an app around a tiny random model.  Exit status 1 when any case
+--no-http, POST /v1/predict of an app around the bundled model.  Exit status 1 when any case
 fails; --save writes the failing inputs (named seed-index.bin) for replay.  libsndfile and mpg123
 print notes of their own about damaged files straight to file descriptors 1 and 2; they go to
 --lib-log (default: nowhere) while the cases run, so that the summary stays readable.
@@ -18,20 +18,17 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from fuzzing import Fuzzer, make_case  # noqa: E402
+from fuzzing import Fuzzer, make_case  # scripts/fuzzing.py, beside this file
 
 
 def http_client(tmpdir: Path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
-    from emovit.recognizer import Recognizer
+    from emovit.inference import Recognizer
     from emovit.serve import MiB, create_app
-    from test_recognizer import write_model
 
-    recognizer = Recognizer.load(write_model(tmpdir / "tiny.pt"))
+    recognizer = Recognizer.load(None, precision="fp32")  # the bundled model: any model exercises the upload path
     return TestClient(create_app(recognizer, max_upload_bytes=MiB), raise_server_exceptions=False)
 
 

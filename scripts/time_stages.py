@@ -39,8 +39,9 @@ def _onnx_sessions(rec: Recognizer, folder: Path) -> dict:
         return {}
     from emovit.export import ExportFrontEnd
 
-    parts = {"frontend": (ExportFrontEnd(rec.frontend.config), torch.zeros(1, rec.frontend.config.clip_samples)),
-             "network": (rec.model, torch.zeros(1, 1, *rec.frontend.config.image_size))}
+    config = rec.frontend.config  # the PyTorch front end's settings, in this and in older checkouts
+    parts = {"frontend": (ExportFrontEnd(config), torch.zeros(1, config.clip_samples)),
+             "network": (rec.model, torch.zeros(1, 1, *config.image_size))}
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     sessions = {}

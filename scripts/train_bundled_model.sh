@@ -9,6 +9,6 @@ RUN=${1:-runs/bundle-6class-e8}
 DATA=${2:-../shared/data}
 COMMAND="emovit reproduce --corpus emodb --root $DATA/emodb --corpus savee --root $DATA/savee/ALL \
 --corpus ravdess --root $DATA/ravdess --labels anger,disgust,fear,happiness,neutral,sadness --protocol speaker \
---epochs 8 --lr-halve-every 3 --models teacher,student --out $RUN"
+--recipe bundled-e8 --out $RUN"
 .venv/bin/$COMMAND
 .venv/bin/python scripts/bundle_model.py "$RUN" --command "$COMMAND"

@@ -1,19 +1,23 @@
-"""Shared fixtures: where the real corpora are, small synthetic audio, the repo's scripts as modules."""
+"""Shared fixtures and helpers: where the real corpora are, small synthetic audio, a generated
+EmoDB-named corpus, tiny networks and model files, stage data, the repo's scripts as modules."""
 from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 
 def load_script(name: str):
     """scripts/NAME.py imported as a module (the scripts are not part of the package)."""
     spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the script runs
     spec.loader.exec_module(module)
     return module
 
@@ -57,3 +61,69 @@ def _assume_amx(request, monkeypatch):
         from emovit import hardware
 
         monkeypatch.setattr(hardware, "has_amx", lambda: True)
+
+
+# ----------------------------------------------------------------------------------------------
+# models and data
+
+MODEL_LABELS = ["anger", "neutral", "sadness"]  # the tiny model file's classes
+STAGE_LABELS = ["a", "b", "c"]  # the stage tests' classes
+
+
+def write_model(path):
+    """A tiny randomly initialised student saved the way `emovit reproduce` saves its models."""
+    from emovit.config import LogMelConfig
+    from emovit.features import Normalizer
+    from emovit.inference import model_file
+    from emovit.models import EmotionViT, student_config
+
+    torch.manual_seed(0)
+    model = EmotionViT(student_config(3, depth=1, dim=32, heads=2, dim_head=16, mlp_dim=32))
+    from emovit.checkpoint import save_torch
+
+    save_torch(model_file(model, MODEL_LABELS, Normalizer(-40.0, 15.0), LogMelConfig(), meta={}), path)
+    return path
+
+
+def small_network(kind: str, seed: int = 0):
+    """A one-layer teacher or student on 32x32 images, for stage tests."""
+    from emovit.models import EmotionViT, student_config, teacher_config
+
+    torch.manual_seed(seed)
+    make = teacher_config if kind == "teacher" else student_config
+    return EmotionViT(make(3, depth=1, patch_size=(32, 1), dim=32, heads=2, dim_head=16, mlp_dim=32,
+                           image_size=(32, 32)))
+
+
+def stage_data(n: int = 12, views: int = 2, seed: int = 0):
+    """StageData of 32x32 images whose class shows in the low bands, with `views` noisy views each."""
+    from emovit.stages import StageData
+
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 3
+    base = torch.randn(n, 1, 1, 32, 32, generator=g) * 0.1
+    base[:, :, :, :10] += labels[:, None, None, None, None].float()  # class signal in the low bands
+    images = base + torch.randn(n, views, 1, 32, 32, generator=g) * 0.1
+    return StageData(train_images=images, train_labels=labels, val_images=images[:6, 0], val_labels=labels[:6])
+
+
+def is_conv_bias_before_instance_norm(name: str) -> bool:
+    """The teacher stem's conv biases: InstanceNorm cancels them, so they get no gradient."""
+    parts = name.split(".")
+    return parts[0] == "stem" and parts[-1] == "bias" and int(parts[2]) % 3 == 0
+
+
+EMODB_EMOTIONS = {"W": 300.0, "N": 150.0, "T": 220.0}  # anger, neutral, sadness: a pitch per class
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """A generated corpus named as EmoDB names its files: 5 speakers x 3 texts x 3 emotions, 1.2 s each."""
+    root = tmp_path_factory.mktemp("emodb") / "wav"
+    root.mkdir()
+    for speaker in ("03", "08", "09", "10", "11"):
+        for letter, freq in EMODB_EMOTIONS.items():
+            for i, text in enumerate(("a01", "a02", "b01")):
+                seed = int(speaker) * 100 + i
+                sf.write(root / f"{speaker}{text}{letter}a.wav", tone(1.2, freq=freq * (1 + 0.02 * i), seed=seed), 16000)
+    return root

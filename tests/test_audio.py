@@ -334,3 +334,27 @@ def test_ravdess_stereo_flac():
     assert len(wave) == pytest.approx(duration * SAMPLE_RATE, abs=1)
     raw, _ = sf.read(stereo, dtype="float32")
     np.testing.assert_allclose(wave, from_array(raw, rate), atol=1e-6)
+
+
+def _cut_in_half(path):
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+    return path
+
+
+@pytest.mark.parametrize("ext,subtype", [("wav", "PCM_16"), ("flac", "PCM_16")])
+def test_a_truncated_file_is_decoded_as_far_as_it_goes_with_a_warning(tmp_path, ext, subtype):
+    """A file cut in half (its header promises 2 s): what is there is decoded, and the result says so."""
+    from emovit.audio import decode
+
+    path = tmp_path / f"cut.{ext}"
+    sf.write(path, tone(16000, 2.0), 16000, subtype=subtype)
+    whole = decode(path)
+    assert whole.warnings == [] and len(whole.wave) == 32000
+    cut = decode(_cut_in_half(path))
+    assert 0 < len(cut.wave) < 32000
+    assert len(cut.warnings) == 1 and str(path) in cut.warnings[0]
+    assert "truncated" in cut.warnings[0] or "ends early" in cut.warnings[0]
+    warnings: list[str] = []
+    blocks = list(iter_blocks(path, 0.5, 0.5, warnings=warnings))
+    assert blocks and len(warnings) == 1 and str(path) in warnings[0]

@@ -60,5 +60,7 @@ def test_run_baseline_end_to_end(tmp_path):
                 utts.append(Utterance(p, lab, f"s{s}", "synth"))
     split = make_split(utts, "paper", seed=0, val_fraction=0.2)
     r = run_baseline(split, ["anger", "sadness"], feature_set="eGeMAPSv02", cache_dir=tmp_path / "c", progress=False)
-    assert r["model"] == "opensmile-eGeMAPSv02+linear-svm" and r["n"] == len(split.test)
-    assert r["wa"] >= 0.8 and r["C"] in C_GRID and r["wall_seconds"] > 0
+    assert r.title == "openSMILE eGeMAPSv02 + linear SVM" and r.scores["n"] == len(split.test)
+    assert r.scores["wa"] >= 0.8 and r.details["C"] in C_GRID and r.train_seconds > 0
+    record = r.to_dict()  # the flat record results.json holds, the same keys as a network's
+    assert {"title", "wa", "ua", "macro_f1", "confusion", "train_seconds"} <= set(record)

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import soundfile as sf
-from test_recognizer import write_model
+from conftest import write_model
 from typer.testing import CliRunner
 
 from emovit.benchmark import BENCHMARK_FORMAT, format_report, run_benchmark, synthetic_clip, write_recording

@@ -11,8 +11,8 @@ def load():
 
 
 def args(tmp_path, **changes):
-    settings = dict(out=tmp_path, emodb=Path("E"), savee=Path("S"), device="cuda", precision="auto", epochs=20,
-                    lr_halve_every=4, protocols="paper,speaker", groups="vertical,position,square,ast,septr",
+    settings = dict(out=tmp_path, emodb=Path("E"), savee=Path("S"), device="cuda", precision="auto", recipe="paper-e20",
+                    protocols="paper,speaker", groups="vertical,position,square,ast,septr",
                     leaky=True, time_runs=0, cache=tmp_path / "cache")
     return argparse.Namespace(**{**settings, **changes})
 
@@ -26,7 +26,7 @@ def test_every_corpus_protocol_and_group_once_plus_leaky_vertical(tmp_path):
     value = {k: command[i + 1] for i, k in enumerate(command) if k.startswith("--")}
     assert value["--corpus"] == "savee" and value["--root"] == "S" and value["--protocol"] == "speaker"
     assert value["--models"] == "teacher-nope,teacher-learned,teacher-sinusoidal"
-    assert (value["--epochs"], value["--lr-halve-every"], value["--seed"]) == ("20", "4", "0")
+    assert (value["--recipe"], value["--seed"]) == ("paper-e20", "0")
     assert value["--out"] == str(tmp_path / "savee-speaker-position")
     only = dict(module.planned_runs(args(tmp_path, groups="septr-square", leaky=False, protocols="paper")))
     assert list(only) == ["emodb-paper-septr-square", "savee-paper-septr-square"]

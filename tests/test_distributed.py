@@ -10,7 +10,7 @@ import torch.multiprocessing as mp
 from emovit import distributed
 from emovit.checkpoint import load_torch
 from emovit.stages import StageConfig, run_stage, teacher_features
-from test_stages import LABELS, _data, _small
+from conftest import STAGE_LABELS as LABELS, is_conv_bias_before_instance_norm, small_network as _small, stage_data as _data
 
 pytestmark = pytest.mark.slow  # several processes: outside the fast set (pytest -m 'not slow')
 
@@ -31,11 +31,6 @@ def _train(stage: str, out, batch_size: int):
     return run_stage(stage, model, data, config, out, LABELS, progress=False)
 
 
-def _is_conv_bias_before_instance_norm(name: str) -> bool:
-    parts = name.split(".")
-    return parts[0] == "stem" and parts[-1] == "bias" and int(parts[2]) % 3 == 0
-
-
 def _worker(rank, world, port, stage, out, batch_size):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))
@@ -54,7 +49,7 @@ def test_two_process_ddp_equals_single_process(tmp_path, stage, batch_size):
     a = load_torch(tmp_path / "single" / "final.pt")["model"]
     b = load_torch(tmp_path / "ddp" / "final.pt")["model"]
     for name in a:
-        if _is_conv_bias_before_instance_norm(name):
+        if is_conv_bias_before_instance_norm(name):
             # InstanceNorm removes a conv bias exactly, so its gradient is rounding noise (~1e-9)
             # that Adam scales up to full steps: these values are arbitrary in any run
             continue

@@ -18,12 +18,11 @@ from conftest import shared_data, tone  # noqa: E402
 from emovit.audio import AudioError, fit_length, load_audio  # noqa: E402
 from emovit.checkpoint import save_torch  # noqa: E402
 from emovit.cli import app  # noqa: E402
-from emovit.export import (ExportError, ExportFrontEnd, OnnxRecognizer, export_onnx, parity,  # noqa: E402
-                           probe_signals)
-from emovit.features import FrontEndConfig, LogMelFrontEnd, Normalizer  # noqa: E402
+from emovit.config import LogMelConfig  # noqa: E402
+from emovit.export import ExportError, ExportFrontEnd, export_onnx, parity, probe_signals  # noqa: E402
+from emovit.features import LogMelFrontEnd, Normalizer  # noqa: E402
+from emovit.inference import ModelFileError, OnnxRecognizer, Prediction, Recognizer, model_file  # noqa: E402
 from emovit.models import EmotionViT, student_config, teacher_config  # noqa: E402
-from emovit.recognizer import ModelFileError, Prediction, Recognizer  # noqa: E402
-from emovit.reproduce import deployable  # noqa: E402
 
 EMODB = ["anger", "boredom", "disgust", "fear", "happiness", "neutral", "sadness"]
 TOLERANCE = 1e-4  # max abs probability difference PyTorch vs onnxruntime
@@ -36,7 +35,7 @@ def write_student(path, config=None):
     model = EmotionViT(config or student_config(len(EMODB)))
     with torch.no_grad():
         model.vit.mlp_head.weight.mul_(8)
-    save_torch(deployable(model, EMODB, Normalizer(-45.0, 17.0), FrontEndConfig(), meta={"corpus": ["emodb"]}), path)
+    save_torch(model_file(model, EMODB, Normalizer(-45.0, 17.0), LogMelConfig(), meta={"corpus": ["emodb"]}), path)
     return path
 
 
@@ -62,7 +61,7 @@ def tones() -> np.ndarray:
 def test_front_end_graph_equals_the_log_mel_front_end():
     waves = torch.from_numpy(np.concatenate([tones(), probe_signals()]))
     reference = LogMelFrontEnd()(waves)
-    exported = ExportFrontEnd(FrontEndConfig())(waves)
+    exported = ExportFrontEnd(LogMelConfig())(waves)
     assert exported.shape == reference.shape == (7, 1, 128, 128)
     assert (exported - reference).abs().max() < 1e-3  # dB, on a -80..0 scale
 
@@ -70,7 +69,7 @@ def test_front_end_graph_equals_the_log_mel_front_end():
 @pytest.mark.parametrize("settings", [dict(hop_length=160, n_fft=400, win_length=400),  # 16 sub-sequences
                                       dict(hop_length=100, n_fft=512, win_length=300, clip_seconds=3.3)])
 def test_front_end_graph_factors_other_stft_settings(settings):
-    config = FrontEndConfig(**settings)
+    config = LogMelConfig(**settings)
     waves = torch.from_numpy(np.random.default_rng(0).standard_normal((2, config.clip_samples)).astype(np.float32))
     reference = LogMelFrontEnd(config)(waves)
     assert (ExportFrontEnd(config)(waves) - reference).abs().max() < 1e-3
@@ -78,7 +77,7 @@ def test_front_end_graph_factors_other_stft_settings(settings):
 
 def test_parity_on_generated_tones(pair):
     torch_rec, onnx_rec = pair
-    a, b = torch_rec._probabilities(list(tones())), onnx_rec._probabilities(list(tones()))
+    a, b = torch_rec.probabilities(list(tones())), onnx_rec.probabilities(list(tones()))
     print(f"tones: max |p_torch - p_onnx| = {np.abs(a - b).max():.2e}")
     assert np.abs(a - b).max() < TOLERANCE
     assert (a.argmax(1) == b.argmax(1)).all()
@@ -92,7 +91,7 @@ def test_parity_on_real_emodb_clips(pair):
         pytest.skip(f"no EmoDB clips in {folder}")
     torch_rec, onnx_rec = pair
     clips = [fit_length(load_audio(f)) for f in files]
-    a, b = torch_rec._probabilities(clips), onnx_rec._probabilities(clips)
+    a, b = torch_rec.probabilities(clips), onnx_rec.probabilities(clips)
     print(f"EmoDB ({len(files)} clips): max |p_torch - p_onnx| = {np.abs(a - b).max():.2e}")
     assert np.abs(a - b).max() < TOLERANCE
     assert (a.argmax(1) == b.argmax(1)).all()
@@ -104,9 +103,9 @@ def test_metadata_describes_the_model(models):
     props = {p.key: p.value for p in proto.metadata_props}
     assert props["emovit_format"] == "emovit-onnx/1"
     assert json.loads(props["labels"]) == EMODB
-    assert FrontEndConfig.from_dict(json.loads(props["frontend"])) == FrontEndConfig()
+    assert LogMelConfig.from_dict(json.loads(props["frontend"])) == LogMelConfig()
     assert json.loads(props["normalizer"])["mean"] == -45.0
-    assert json.loads(props["model_config"])["kind"] == "student"
+    assert json.loads(props["model_config"])["arch"] == "vit" and json.loads(props["model_config"])["depth"] == 3
     assert json.loads(props["meta"]) == {"corpus": ["emodb"]}
     assert props["source_model"] == "student.pt" and "16000 Hz mono" in props["input"]
     graph = proto.graph

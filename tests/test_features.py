@@ -3,7 +3,8 @@ import numpy as np
 import torch
 
 from conftest import tone
-from emovit.features import FeatureCache, FrontEndConfig, LogMelFrontEnd, Normalizer
+from emovit.features import FeatureCache, LogMelFrontEnd, Normalizer
+from emovit.config import LogMelConfig
 from emovit.views import build_images
 
 
@@ -84,4 +85,4 @@ def test_bad_file_is_reported_and_the_rest_goes_on(write_tone, tmp_path):
 
 
 def test_config_fingerprint_changes_with_settings():
-    assert FrontEndConfig().fingerprint() != FrontEndConfig(hop_length=128).fingerprint()
+    assert LogMelConfig().fingerprint() != LogMelConfig(hop_length=128).fingerprint()

@@ -4,7 +4,7 @@ import shutil
 from typer.testing import CliRunner
 
 from emovit.cli import app
-from test_recognizer import write_model
+from conftest import write_model
 
 
 def test_attention_figure_for_two_models(write_tone, tmp_path):

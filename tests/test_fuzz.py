@@ -8,8 +8,10 @@ import warnings
 
 import pytest
 
-from fuzzing import Fuzzer, make_case
-from test_recognizer import write_model
+from conftest import load_script, write_model
+
+fuzzing = load_script("fuzzing")
+Fuzzer, make_case = fuzzing.Fuzzer, fuzzing.make_case
 
 CASES = 300
 SEED = 20240917
@@ -22,7 +24,7 @@ def client(tmp_path_factory):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # newer Starlette prefers httpx2 for its TestClient
         from fastapi.testclient import TestClient
-    from emovit.recognizer import Recognizer
+    from emovit.inference import Recognizer
     from emovit.serve import MiB, create_app
 
     rec = Recognizer.load(write_model(tmp_path_factory.mktemp("model") / "tiny.pt"))

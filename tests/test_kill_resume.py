@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from emovit.checkpoint import load_torch
-from test_reproduce import corpus  # noqa: F401  (module fixture: a generated EmoDB-named corpus)
 
 pytestmark = pytest.mark.slow  # several processes: outside the fast set (pytest -m 'not slow')
 

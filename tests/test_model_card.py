@@ -1,5 +1,6 @@
 """scripts/bundle_model.py writes the bundled model's card from a run's results alone."""
 from conftest import load_script
+from emovit.config import load_recipe
 
 
 def _card_module():
@@ -24,19 +25,19 @@ def test_card_reports_each_corpus_next_to_the_baseline_and_what_was_left_out():
             "student": _report(0.62, 0.58, title="Student", params_m=1.42, gmacs=0.18,
                                epochs={"match": 8, "student": 8}, selected_epoch={"match": 7, "student": 5},
                                per_corpus={"emodb": _report(0.71, 0.66, n=80), "savee": _report(0.52, 0.47, n=60)}),
-            "opensmile": _report(0.64, 0.6, model="opensmile-ComParE_2016+linear-svm", feature_set="ComParE_2016",
+            "opensmile": _report(0.64, 0.6, title="openSMILE ComParE_2016 + linear SVM", feature_set="ComParE_2016",
                                  per_corpus={"emodb": _report(0.8, 0.75, n=80), "savee": _report(0.4, 0.35, n=60)}),
         },
     }
     config = {"corpora": ["emodb", "savee"], "n_utterances": 480, "labels_left_out": {"surprise": 60},
               "utterances_per_corpus": {"emodb": 300, "savee": 180},
-              "recipe": {"student_depth": 3, "teacher_depth": 6, "alpha": 10.0, "lr": 1e-4, "lr_halve_every": 3,
-                         "batch_size": 4, "views": 4, "seed": 0, "baseline": "ComParE_2016"},
+              "recipe": load_recipe("bundled-e8").to_dict(),
               "machine": {"cpu": "test CPU", "cpu_count": 2, "torch": "2.13.0"}}
     card = _card_module().card(results, config, "emovit reproduce --corpus emodb ...")
     assert "surprise (60 utterances)" in card
     assert "speaker-independent: no test speaker is in training" in card
     assert "| Student | 0.660 (0.710) | 0.470 (0.520) |" in card
-    assert "| opensmile-ComParE_2016+linear-svm | 0.750 (0.800) | 0.350 (0.400) |" in card
+    assert "| openSMILE ComParE_2016 + linear SVM | 0.750 (0.800) | 0.350 (0.400) |" in card
+    assert "recipe\n`bundled-e8`: adam lr 0.0001 halved every 3 epochs, batch 4" in card
     assert "emodb: 80 clips of speakers 08, 11; savee: 60 clips of speakers DC" in card
     assert "teacher 8, student\n8+8" in card and "emovit reproduce --corpus emodb ..." in card

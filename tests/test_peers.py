@@ -16,12 +16,13 @@ from conftest import tone
 from emovit.checkpoint import save_torch
 from emovit.cli import app
 from emovit.compare import compare_jobs
-from emovit.features import FrontEndConfig, Normalizer
+from emovit.features import Normalizer
+from emovit.config import LogMelConfig
 from emovit.models import (AST, MODELS, EmotionViT, ModelConfig, SepTr, ast_config, build, build_from_config,
                            load_deit_weights, model_config)
 from emovit.profile import PAPER_SIZES, count
 from emovit.recognizer import Recognizer
-from emovit.reproduce import deployable
+from emovit.inference import model_file
 from emovit.stages import StageConfig, StageData, run_stage
 
 LABELS = ["anger", "neutral", "sadness"]
@@ -95,7 +96,7 @@ def test_septr_macs_match_the_paper_when_counted_as_it_counts():
     assert count(meta("septr-16x16"))["gmacs"] == pytest.approx(PAPER_SIZES["septr-16x16"]["gmacs"], rel=0.05)
 
 
-SMALL_IMAGES = {"vertical": (128, 8), "square": (32, 32), "septr": (16, 16)}
+SMALL_IMAGES = {"vertical": (128, 8), "square": (32, 32), "septr": (16, 16), "timnet": (39, 20)}
 
 
 def small(name: str):
@@ -103,7 +104,7 @@ def small(name: str):
     full 85M-parameter stack takes seconds just to initialise; its size is pinned above)."""
     torch.manual_seed(0)
     config = model_config(name, 3)
-    size = (SMALL_IMAGES["septr"] if config.arch == "septr" else
+    size = (SMALL_IMAGES[config.arch] if config.arch in ("septr", "timnet") else
             SMALL_IMAGES["vertical"] if config.patch_size == (128, 1) else SMALL_IMAGES["square"])
     shallow = {"depth": 2} if config.arch == "ast" else {}
     return build(name, 3, image_size=size, **shallow), size
@@ -172,7 +173,7 @@ def test_recognizer_loads_a_peer_model(tmp_path, write_tone):
     torch.manual_seed(0)
     model = build("septr-16x16", 3, dim=16, heads=2, dim_head=8, mlp_dim=16)
     path = tmp_path / "septr.pt"
-    save_torch(deployable(model, LABELS, Normalizer(-40.0, 15.0), FrontEndConfig(), meta={}), path)
+    save_torch(model_file(model, LABELS, Normalizer(-40.0, 15.0), LogMelConfig(), meta={}), path)
     rec = Recognizer.load(path)
     assert isinstance(rec.model, SepTr)
     assert set(rec.predict(write_tone("a.wav")).probabilities) == set(LABELS)
@@ -255,6 +256,6 @@ def test_compare_trains_every_model_on_one_split(corpus, tmp_path):
 
     again = CliRunner().invoke(app, args("student,septr"))
     assert again.exit_code == 2 and "other settings" in again.output
-    loso = CliRunner().invoke(app, ["compare", "--corpus", "emodb", "--root", str(corpus), "--protocol", "loso",
-                                    "--out", str(tmp_path / "loso")])
-    assert loso.exit_code == 2 and "one split" in loso.output
+    one_fold = CliRunner().invoke(app, ["compare", "--corpus", "emodb", "--root", str(corpus), "--protocol", "kfold",
+                                        "--folds", "1", "--out", str(tmp_path / "kfold")])
+    assert one_fold.exit_code == 2 and "--folds 1" in one_fold.output and "2 to" in one_fold.output

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from emovit.cli import app
-from test_recognizer import LABELS, write_model
+from conftest import MODEL_LABELS as LABELS, write_model
 
 runner = CliRunner()
 
@@ -93,7 +93,7 @@ def test_missing_model_exits_2(write_tone, tmp_path, monkeypatch):
     clip = write_tone("a.wav")
     result = predict(clip, "--model", tmp_path / "missing.pt")
     assert result.exit_code == 2 and "missing.pt: no such model file" in result.stderr
-    monkeypatch.setattr("emovit.recognizer.BUNDLED_MODEL", tmp_path / "assets" / "student.pt")
+    monkeypatch.setattr("emovit.inference.modelfile.BUNDLED_MODEL", tmp_path / "assets" / "student.pt")
     result = predict(clip)
     assert result.exit_code == 2
     assert "no bundled model at" in result.stderr and "--model RUN_DIR_OR_FILE" in result.stderr
@@ -130,3 +130,32 @@ def test_precision_option(model_file, write_tone):
     assert rows["bf16"] == pytest.approx(rows["fp32"], abs=0.02)
     result = CliRunner().invoke(app, ["predict", clip, "--model", str(model_file), "--precision", "fp16"])
     assert result.exit_code == 2 and "--precision must be auto, fp32 or bf16" in result.output
+
+
+def test_flags_are_flags_in_help_and_a_value_after_one_is_explained(model_file, write_tone):
+    help_text = runner.invoke(app, ["predict", "--help"]).stdout
+    assert "--json" in help_text and "<bool>" not in help_text
+    clip = write_tone("a.wav")
+    result = predict(clip, "--model", model_file, "--json", "true")
+    assert result.exit_code == 1
+    assert "true: no such file or directory (--json and --csv are flags: they take no value)" in result.output
+
+
+def test_when_every_file_fails_only_the_errors_are_printed(model_file, tmp_path):
+    bad = tmp_path / "text.wav"
+    bad.write_text("not audio")
+    result = predict(bad, "--model", model_file)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert f"error: {bad}: not a readable audio file" in result.stderr
+    as_json = predict(bad, "--model", model_file, "--json")
+    assert json.loads(as_json.stdout) == []
+
+
+def test_a_truncated_file_gets_an_answer_and_a_warning(model_file, write_tone):
+    clip = write_tone("cut.wav", seconds=2.0)
+    clip.write_bytes(clip.read_bytes()[:len(clip.read_bytes()) // 2])
+    table = predict(clip, "--model", model_file)
+    assert table.exit_code == 0 and str(clip) in table.stdout
+    assert f"warning: {clip}: is truncated" in table.stderr
+    record = json.loads(predict(clip, "--model", model_file, "--json").stdout)[0]
+    assert record["label"] in LABELS and "truncated" in record["warnings"][0]

@@ -8,20 +8,12 @@ import torch
 
 from emovit.audio import AudioError
 from emovit.checkpoint import save_torch
-from emovit.features import FrontEndConfig, Normalizer
+from emovit.features import Normalizer
+from emovit.config import LogMelConfig
 from emovit.models import EmotionViT, student_config
-from emovit.recognizer import ModelFileError, Prediction, Recognizer
-from emovit.reproduce import deployable
+from emovit.inference import ModelFileError, Prediction, Recognizer
 
-LABELS = ["anger", "neutral", "sadness"]
-
-
-def write_model(path):
-    """A tiny randomly initialised student saved the way `emovit reproduce` saves its models."""
-    torch.manual_seed(0)
-    model = EmotionViT(student_config(3, depth=1, dim=32, heads=2, dim_head=16, mlp_dim=32))
-    save_torch(deployable(model, LABELS, Normalizer(-40.0, 15.0), FrontEndConfig(), meta={}), path)
-    return path
+from conftest import MODEL_LABELS as LABELS, write_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +77,7 @@ def test_model_file_errors(tmp_path):
 
 
 def test_bundled_model_missing_says_what_to_do(monkeypatch, tmp_path):
-    monkeypatch.setattr("emovit.recognizer.BUNDLED_MODEL", tmp_path / "assets" / "student.pt")
+    monkeypatch.setattr("emovit.inference.modelfile.BUNDLED_MODEL", tmp_path / "assets" / "student.pt")
     with pytest.raises(ModelFileError, match=r"no bundled model at .*student.pt: pass --model RUN_DIR_OR_FILE"):
         Recognizer.load()
 
@@ -206,3 +198,15 @@ def test_readme_python_example_runs_as_written(monkeypatch):
     block = re.search(r"```python\n(.*?)```", (root / "README.md").read_text(), re.S).group(1)
     monkeypatch.chdir(root)
     exec(compile(block, "README.md", "exec"), {})
+
+
+def test_the_public_api_is_at_the_top_level():
+    import emovit
+    from emovit import AudioError as TopAudioError, ModelFileError as TopError, Prediction as TopPrediction
+    from emovit import Recognizer as TopRecognizer, load
+    from emovit.recognizer import Recognizer as DeepRecognizer  # the earlier deep import still works
+
+    assert TopRecognizer is DeepRecognizer is Recognizer and TopPrediction is Prediction
+    assert TopError is ModelFileError and TopAudioError is AudioError
+    assert load(None).labels == TopRecognizer.load().labels
+    assert emovit.__version__ and "Recognizer" in dir(emovit)

@@ -9,30 +9,16 @@ from typer.testing import CliRunner
 from conftest import tone
 from emovit.cli import app
 from emovit.corpora import index_corpus
-from emovit.reproduce import Recipe, reproduce
+from emovit.config import AugmentConfig, Recipe, StageConfig
+from emovit.reproduce import reproduce
 
 import soundfile as sf
-
-EMOTIONS = {"W": 300.0, "N": 150.0, "T": 220.0}  # anger, neutral, sadness: a pitch per class
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("emodb") / "wav"
-    root.mkdir()
-    for speaker in ("03", "08", "09", "10", "11"):
-        for letter, freq in EMOTIONS.items():
-            for i, text in enumerate(("a01", "a02", "b01")):
-                seed = int(speaker) * 100 + i
-                sf.write(root / f"{speaker}{text}{letter}a.wav", tone(1.2, freq=freq * (1 + 0.02 * i), seed=seed), 16000)
-    return root
-
 
 @pytest.fixture(scope="module")
 def run(corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     utterances = index_corpus("emodb", corpus).utterances
-    recipe = Recipe(epochs=1, checkpoint_every=0, baseline="eGeMAPSv02")
+    recipe = Recipe(stage=StageConfig(epochs=1, checkpoint_every=0), baseline="eGeMAPSv02")
     results = reproduce(utterances, "paper", out, recipe, out / "cache", torch.device("cpu"), progress=False)
     return out, results, recipe, utterances
 
@@ -64,7 +50,7 @@ def test_augmented_views_only_in_training(run):
     with open(out / "split.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     views = {part: {int(r["view"]) for r in rows if r["part"] == part} for part in ("train", "val", "test")}
-    assert views["train"] == set(range(recipe.views))
+    assert views["train"] == set(range(recipe.augment.views))
     assert views["val"] == {0} and views["test"] == {0}
     test_paths = {r["path"] for r in rows if r["part"] == "test"}
     assert test_paths.isdisjoint({r["path"] for r in rows if r["part"] == "train"})
@@ -105,7 +91,8 @@ def test_cli_refuses_to_resume_with_other_settings(corpus, run):
 
 def test_loso_runs_every_fold_and_pools(corpus, tmp_path):
     utterances = index_corpus("emodb", corpus).utterances
-    recipe = Recipe(epochs=1, checkpoint_every=0, baseline=None, views=1, stages=("teacher",))
+    recipe = Recipe(stage=StageConfig(epochs=1, checkpoint_every=0), baseline=None, augment=AugmentConfig(views=1),
+                    models=("teacher",))
     results = reproduce(utterances, "loso", tmp_path, recipe, tmp_path / "cache", torch.device("cpu"), progress=False)
     assert results["protocol"] == "loso" and len(results["folds"]) == 5
     teacher = results["models"]["teacher"]
@@ -118,7 +105,7 @@ def test_loso_runs_every_fold_and_pools(corpus, tmp_path):
 
 def test_paper_leaky_puts_augmented_copies_in_test(corpus, tmp_path):
     utterances = index_corpus("emodb", corpus).utterances
-    recipe = Recipe(epochs=1, checkpoint_every=0, baseline=None, stages=("teacher",))
+    recipe = Recipe(stage=StageConfig(epochs=1, checkpoint_every=0), baseline=None, models=("teacher",))
     results = reproduce(utterances, "paper-leaky", tmp_path, recipe, tmp_path / "cache", torch.device("cpu"),
                         progress=False)
     with open(tmp_path / "split.csv", newline="") as f:
@@ -173,3 +160,17 @@ def test_cli_rejects_unknown_labels_and_unpaired_roots(corpus, savee, tmp_path):
     assert res.exit_code == 2 and "no utterance is labelled fear" in res.output
     res = runner.invoke(app, base + ["--corpus", "savee"])
     assert res.exit_code == 2 and "one --root per --corpus" in res.output
+
+
+def test_without_opensmile_reproduce_runs_the_networks_and_says_how_to_add_it(corpus, tmp_path, monkeypatch):
+    from emovit import runs
+
+    monkeypatch.setattr(runs, "available", lambda extra: extra != "baseline")
+    result = CliRunner().invoke(app, ["reproduce", "--corpus", "emodb", "--root", str(corpus), "--out",
+                                      str(tmp_path / "run"), "--epochs", "1", "--views", "1", "--models", "teacher",
+                                      "--cache", str(tmp_path / "cache"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "the openSMILE baseline (ComParE_2016) is skipped" in result.stderr
+    assert ".venv/bin/pip install -e '.[baseline]'" in result.stderr
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert list(saved["models"]) == ["teacher"] and saved["config"]["baseline_run"] is None

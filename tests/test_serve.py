@@ -24,7 +24,7 @@ from conftest import tone  # noqa: E402
 from emovit.cli import app as cli  # noqa: E402
 from emovit.recognizer import Recognizer  # noqa: E402
 from emovit.serve import MiB, create_app  # noqa: E402
-from test_recognizer import LABELS, write_model  # noqa: E402
+from conftest import MODEL_LABELS as LABELS, write_model  # noqa: E402
 
 LIMIT = MiB
 
@@ -185,3 +185,14 @@ def test_onnx_model_behind_the_api(tmp_path, clip):
     expected = Recognizer.load(tmp_path / "tiny.pt", precision="fp32").predict(clip)
     assert body["label"] == expected.label
     assert body["probabilities"] == pytest.approx(expected.probabilities, abs=1e-4)
+
+
+def test_a_truncated_upload_is_answered_with_a_warning(client, clip):
+    cut = clip[:len(clip) // 2]
+    response = client.post("/v1/predict", files={"file": ("cut.wav", cut, "audio/wav")})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["duration"] < 1.5 and len(body["warnings"]) == 1
+    assert body["warnings"][0].startswith("cut.wav: is truncated")
+    timeline = client.post("/v1/predict?window=1", files={"file": ("cut.wav", cut, "audio/wav")}).json()
+    assert timeline["timeline"] and "truncated" in timeline["warnings"][0]

@@ -35,7 +35,7 @@ from conftest import tone  # noqa: E402
 from emovit.cli import app as cli  # noqa: E402
 from emovit.recognizer import Recognizer  # noqa: E402
 from emovit.serve import ENV_PREFIX, Limits, MiB, create_app  # noqa: E402
-from test_recognizer import LABELS, write_model  # noqa: E402
+from conftest import MODEL_LABELS as LABELS, write_model  # noqa: E402
 
 
 def wav(seconds: float = 1.0) -> bytes:

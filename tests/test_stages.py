@@ -2,25 +2,8 @@ import pytest
 import torch
 
 from emovit.models import EmotionViT, student_config, teacher_config
+from conftest import STAGE_LABELS as LABELS, small_network as _small, stage_data as _data
 from emovit.stages import StageConfig, StageData, run_stage, teacher_features
-
-LABELS = ["a", "b", "c"]
-
-
-def _small(kind, seed=0):
-    torch.manual_seed(seed)
-    make = teacher_config if kind == "teacher" else student_config
-    return EmotionViT(make(3, depth=1, patch_size=(32, 1), dim=32, heads=2, dim_head=16, mlp_dim=32,
-                           image_size=(32, 32)))
-
-
-def _data(n=12, views=2, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.arange(n) % 3
-    base = torch.randn(n, 1, 1, 32, 32, generator=g) * 0.1
-    base[:, :, :, :10] += labels[:, None, None, None, None].float()  # class signal in the low bands
-    images = base + torch.randn(n, views, 1, 32, 32, generator=g) * 0.1
-    return StageData(train_images=images, train_labels=labels, val_images=images[:6, 0], val_labels=labels[:6])
 
 
 def test_feature_matching_l1_decreases(tmp_path):

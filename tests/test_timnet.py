@@ -10,7 +10,9 @@ import torch
 import torch.nn.functional as F
 
 import emovit.models.config as model_config_module
-from emovit.mfcc import MEAN_SIGNAL_LENGTH, MfccConfig, MfccFrontEnd, centre_fit
+from emovit.audio import centre_fit
+from emovit.config import TIMNET_SIGNAL_LENGTH as MEAN_SIGNAL_LENGTH, MfccConfig
+from emovit.mfcc import MfccFrontEnd
 from emovit.models.config import ModelConfig
 from emovit.models.timnet import CausalConv1d, TIMNet, timnet_config
 

@@ -10,8 +10,7 @@ import pytest
 import torch
 
 from emovit.checkpoint import load_torch
-from test_distributed import _is_conv_bias_before_instance_norm
-from test_reproduce import corpus  # noqa: F401  (module fixture: a generated EmoDB-named corpus)
+from conftest import is_conv_bias_before_instance_norm
 
 pytestmark = pytest.mark.slow  # several processes: outside the fast set (pytest -m 'not slow')
 
@@ -43,7 +42,7 @@ def test_data_parallel_reproduce_equals_one_process(corpus, tmp_path):  # noqa: 
     a = load_torch(tmp_path / "one" / "teacher" / "final.pt")["model"]
     b = load_torch(tmp_path / "two" / "teacher" / "final.pt")["model"]
     for name in a:
-        if not _is_conv_bias_before_instance_norm(name):
+        if not is_conv_bias_before_instance_norm(name):
             assert torch.allclose(a[name], b[name], atol=1e-5, rtol=1e-4), name
     assert json.loads((tmp_path / "two" / "config.json").read_text())["processes"] == 2
 

@@ -27,7 +27,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Pyt
 from conftest import tone  # noqa: E402
 from emovit.recognizer import Recognizer  # noqa: E402
 from emovit.serve import create_app  # noqa: E402
-from test_recognizer import LABELS, write_model  # noqa: E402
+from conftest import MODEL_LABELS as LABELS, write_model  # noqa: E402
 
 pytestmark = pytest.mark.slow  # a browser: outside the fast set (pytest -m 'not slow')
 

@@ -16,7 +16,7 @@ with warnings.catch_warnings():
 
 from emovit.recognizer import Recognizer  # noqa: E402
 from emovit.serve import create_app  # noqa: E402
-from test_recognizer import write_model  # noqa: E402
+from conftest import write_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")

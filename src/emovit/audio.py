@@ -13,9 +13,11 @@ of bounded size, so memory follows what the file really holds, not what its head
 """
 from __future__ import annotations
 
+import glob
 import io
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterator, Union
 
@@ -23,9 +25,9 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-SAMPLE_RATE = 16000
-CLIP_SECONDS = 4.0
+from .config import CLIP_SECONDS, SAMPLE_RATE
 
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")  # what folders and globs are searched for
 MIN_SECONDS = 0.1  # shorter than this is not an utterance
 SILENCE_PEAK = 1e-5  # a peak below this (about -100 dBFS) counts as silence
 # float samples are nominally within +-1; far above that a file is garbage (and averaging channels
@@ -37,6 +39,7 @@ MIN_RATE, MAX_RATE = 1000, 768000  # declared sample rates outside this range ar
 MAX_SAMPLES = 1 << 27
 _RESAMPLE_QUALITY = "HQ"
 _READ_SAMPLES = 1 << 16  # samples (frames x channels) per read, whatever the channel count
+_SALVAGE_FRAMES = 1024  # frames per read past a decoder error, to keep what precedes the damage
 
 Source = Union[str, os.PathLike, bytes, bytearray, BinaryIO]
 
@@ -61,7 +64,7 @@ class _Header:
         return self.frames / self.samplerate
 
 
-def _describe(source: Source) -> str:
+def describe(source: Source) -> str:
     if isinstance(source, (str, os.PathLike)):
         return str(source)
     if isinstance(source, (bytes, bytearray)):
@@ -72,7 +75,7 @@ def _describe(source: Source) -> str:
 
 def _open(source: Source) -> tuple[sf.SoundFile, str]:
     """Open ``source`` with libsndfile (header only), turning every failure into AudioError."""
-    name = _describe(source)
+    name = describe(source)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.exists():
@@ -142,21 +145,52 @@ def _mono(frames: np.ndarray, name: str, where: str = "") -> np.ndarray:
     return mono
 
 
-def _read_mono(handle: sf.SoundFile, header: _Header) -> np.ndarray:
+# libsndfile's header log notes a chunk that the file is too short to hold: "data : 64000 (should be 31978)"
+_SHORT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+
+def _truncation(handle: sf.SoundFile, header: _Header) -> str | None:
+    """A warning when the file holds less audio than its header promises (a cut-off upload or copy);
+    libsndfile then reports only the frames that are there, without an error."""
+    match = _SHORT_CHUNK.search(handle.extra_info or "")
+    if match is None:
+        return None
+    promised, held = int(match.group(1)), int(match.group(2))
+    if held <= 0 or promised <= held:
+        return None
+    return (f"{header.name}: is truncated: its header promises {header.duration * promised / held:.2f} s of audio "
+            f"but the file holds {header.duration:.2f} s; answered on what is there")
+
+
+class _DamagedTail(Exception):
+    """A decoder error partway through a large read: libsndfile cannot seek back after it, so the
+    file is opened again and read in small steps, to keep what precedes the damage."""
+
+
+def _read_mono(handle: sf.SoundFile, header: _Header, warnings: list[str], per_read: int | None = None) -> np.ndarray:
     """All declared frames, read in bounded blocks and downmixed block by block: memory grows with
     what is decoded (a header may claim far more than the file holds), and formats libsndfile cannot
-    seek in (GSM 6.10 WAV, XI) are read too, since every read names its frame count."""
-    per_read = max(1, _READ_SAMPLES // header.channels)
+    seek in (GSM 6.10 WAV, XI) are read too, since every read names its frame count.  A file that
+    ends before its header says (a decoder error after some blocks, or fewer frames than declared)
+    gives what was decoded and a warning."""
+    per_read = per_read or max(1, _READ_SAMPLES // header.channels)
     blocks, total = [], 0
     while total < header.frames:
         try:
             block = handle.read(min(per_read, header.frames - total), dtype="float32", always_2d=True)
         except (sf.SoundFileError, RuntimeError) as e:
-            raise AudioError(f"{header.name}: not a readable audio file ({e})") from None
+            if per_read > _SALVAGE_FRAMES:
+                raise _DamagedTail from None
+            if not blocks:
+                raise AudioError(f"{header.name}: not a readable audio file ({e})") from None
+            break
         if not len(block):
             break
         blocks.append(_mono(block, header.name))
         total += len(block)
+    if 0 < total < header.frames:
+        warnings.append(f"{header.name}: ends early: {total / header.samplerate:.2f} s decoded of the "
+                        f"{header.duration:.2f} s its header declares (truncated or damaged); answered on what is there")
     return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
 
 
@@ -177,24 +211,56 @@ def _finish(mono: np.ndarray, rate: int, target_rate: int, name: str) -> np.ndar
 # public API
 
 
-def load_audio(source: Source, sample_rate: int = SAMPLE_RATE, *, max_seconds: float | None = None) -> np.ndarray:
+@dataclass
+class Decoded:
+    """A decoded recording: mono float32 at ``sample_rate``, and what the caller should be told about it
+    (e.g. a file that holds less audio than its header promises)."""
+
+    wave: np.ndarray
+    sample_rate: int
+    name: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def decode(source: Source, sample_rate: int = SAMPLE_RATE, *, max_seconds: float | None = None) -> Decoded:
     """Decode ``source`` (path, bytes or binary file object) to float32 mono at ``sample_rate``.
 
     Channels are averaged; the rate is converted with soxr ('HQ').  The header is checked first
     (rate, channels, frame count, ``max_seconds``, at most :data:`MAX_SAMPLES` samples), then the
     decoded samples (NaN/Inf, shorter than 0.1 s, silent).  Any problem raises :class:`AudioError`
-    naming the file.
+    naming the file; a truncated file is decoded as far as it goes, with a warning.
     """
-    name = _describe(source)
+    name = describe(source)
     target_rate = _check_rate(sample_rate, "target sample rate", name)
+    start = source.tell() if hasattr(source, "seekable") and source.seekable() else None
     handle, name = _open(source)
+    warnings: list[str] = []
     with handle:
         header = _check_header(handle, name, max_seconds)
         if header.frames * header.channels > MAX_SAMPLES:
             raise AudioError(f"{name}: declares {header.frames} frames x {header.channels} channels, more than "
                              f"the {MAX_SAMPLES} samples decoded at once (stream long recordings with iter_blocks)")
-        mono = _read_mono(handle, header)
-    return _finish(mono, header.samplerate, target_rate, name)
+        truncated = _truncation(handle, header)
+        if truncated:
+            warnings.append(truncated)
+        try:
+            mono = _read_mono(handle, header, warnings)
+        except _DamagedTail:
+            mono = None
+    if mono is None:  # read again, in small steps (a stream that cannot be rewound is refused)
+        if hasattr(source, "read") and start is None:
+            raise AudioError(f"{name}: not a readable audio file (damaged, and the stream cannot be read again)")
+        if start is not None:
+            source.seek(start)
+        handle, name = _open(source)
+        with handle:
+            mono = _read_mono(handle, header, warnings, _SALVAGE_FRAMES)
+    return Decoded(_finish(mono, header.samplerate, target_rate, name), target_rate, name, warnings)
+
+
+def load_audio(source: Source, sample_rate: int = SAMPLE_RATE, *, max_seconds: float | None = None) -> np.ndarray:
+    """:func:`decode`'s waveform alone (for callers with no one to tell about a truncated file)."""
+    return decode(source, sample_rate, max_seconds=max_seconds).wave
 
 
 def from_array(samples: np.ndarray, sample_rate: int, target_rate: int = SAMPLE_RATE, name: str = "<array>") -> np.ndarray:
@@ -238,6 +304,20 @@ def fit_length(wave: np.ndarray, seconds: float = CLIP_SECONDS, sample_rate: int
     return np.pad(wave, (0, n - len(wave)))
 
 
+def centre_fit(wave: np.ndarray, length: int) -> np.ndarray:
+    """``wave`` zero-padded or cropped about its centre to ``length`` samples, as TIM-Net's feature code
+    does: padding splits the shortfall in half, the odd sample at the end; cropping keeps ``length``
+    samples from (len - length) // 2."""
+    wave = np.asarray(wave, dtype=np.float32)
+    if wave.ndim != 1:
+        raise ValueError(f"centre_fit expects a 1-D waveform, got shape {wave.shape}")
+    if len(wave) < length:
+        pad = length - len(wave)
+        return np.pad(wave, (pad // 2, pad // 2 + pad % 2))
+    start = (len(wave) - length) // 2
+    return wave[start:start + length].copy()
+
+
 def audio_info(source: Source) -> tuple[float, int, int]:
     """(duration_seconds, sample_rate, channels) read from the header only; AudioError on failure."""
     handle, name = _open(source)
@@ -247,7 +327,8 @@ def audio_info(source: Source) -> tuple[float, int, int]:
 
 
 def iter_blocks(
-    path: Source, block_seconds: float, hop_seconds: float, sample_rate: int = SAMPLE_RATE
+    path: Source, block_seconds: float, hop_seconds: float, sample_rate: int = SAMPLE_RATE,
+    warnings: list[str] | None = None,
 ) -> Iterator[tuple[float, np.ndarray]]:
     """Yield ``(start_seconds, block)`` windows of a long file, mono float32 at ``sample_rate``.
 
@@ -256,19 +337,24 @@ def iter_blocks(
     through :func:`fit_length` to pad).  The file is read in chunks and resampled with a streaming
     soxr resampler, so memory stays bounded whatever the length; samples equal those of
     :func:`load_audio` (same filter).  Silent stretches are yielded as they are; NaN/Inf raise.
+    A truncated file is read as far as it goes and, when ``warnings`` is given, noted there.
     """
     if block_seconds <= 0 or hop_seconds <= 0:
         raise ValueError("block_seconds and hop_seconds must be positive")
-    name = _describe(path)
+    name = describe(path)
     target = _check_rate(sample_rate, "target sample rate", name)
     block = max(1, int(round(block_seconds * target)))
     hop = max(1, int(round(hop_seconds * target)))
 
+    rewind = path.tell() if hasattr(path, "seekable") and path.seekable() else None
     handle, name = _open(path)
-    with handle:
+    try:
         header = _check_header(handle, name)
         if header.duration < MIN_SECONDS:
             raise AudioError(f"{name}: is too short ({header.duration:.3f} s; at least {MIN_SECONDS} s needed)")
+        truncated = _truncation(handle, header)
+        if truncated and warnings is not None:
+            warnings.append(truncated)
         stream = None
         if header.samplerate != target:
             stream = soxr.ResampleStream(header.samplerate, target, 1, dtype="float32", quality=_RESAMPLE_QUALITY)
@@ -284,7 +370,22 @@ def iter_blocks(
             try:
                 chunk = handle.read(per_read, dtype="float32", always_2d=True)
             except (sf.SoundFileError, RuntimeError) as e:
-                raise AudioError(f"{name}: not a readable audio file ({e})") from None
+                can_reopen = not hasattr(path, "read") or rewind is not None
+                if per_read > _SALVAGE_FRAMES and can_reopen:  # a damaged tail: reopen, read on in small steps
+                    handle.close()
+                    if rewind is not None:
+                        path.seek(rewind)
+                    handle, _ = _open(path)
+                    for skip in range(0, decoded, per_read):  # past what was read already, in bounded steps
+                        handle.read(min(per_read, decoded - skip), dtype="float32", always_2d=True)
+                    per_read = _SALVAGE_FRAMES
+                    continue
+                if not decoded:
+                    raise AudioError(f"{name}: not a readable audio file ({e})") from None
+                chunk = np.zeros((0, header.channels), dtype=np.float32)  # damaged from here on: stop
+                if warnings is not None:
+                    warnings.append(f"{name}: ends early: {decoded / header.samplerate:.2f} s decoded of the "
+                                    f"{header.duration:.2f} s its header declares (truncated or damaged)")
             done = len(chunk) < per_read
             mono = _mono(chunk, name, f" (near {decoded / header.samplerate:.1f} s)")
             decoded += len(chunk)
@@ -299,3 +400,32 @@ def iter_blocks(
                 yield start / target, buffer[start - offset :].copy()
             drop = min(start - offset, len(buffer))
             buffer, offset = buffer[drop:], offset + drop
+    finally:
+        handle.close()
+
+
+def find_audio_files(paths: list[str]) -> tuple[list[str], list[str]]:
+    """The audio files that ``paths`` name, and a message for each path that named none.
+
+    A file named outright is taken whatever its extension; folders (searched recursively) and globs
+    (expanded here when the shell did not) contribute only files with AUDIO_EXTENSIONS.
+    """
+    files: list[str] = []
+    problems: list[str] = []
+    for given in paths:
+        if os.path.isfile(given):
+            files.append(given)
+            continue
+        matches = [given] if os.path.isdir(given) else sorted(glob.glob(given, recursive=True))
+        if not matches:
+            missing = "no files match this pattern" if glob.escape(given) != given else "no such file or directory"
+            problems.append(f"{given}: {missing}")
+            continue
+        found: list[str] = []
+        for match in matches:
+            inside = Path(match).rglob("*") if os.path.isdir(match) else [Path(match)]
+            found += sorted(str(f) for f in inside if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
+        if not found:
+            problems.append(f"{given}: no audio files ({' '.join(AUDIO_EXTENSIONS)}) found")
+        files += found
+    return list(dict.fromkeys(files)), problems

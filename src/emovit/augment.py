@@ -1,18 +1,17 @@
 """Training-time augmentations of the paper: additive noise, time shift and speed perturbation.
 
-Kim & Lee (2024) name the three augmentations but give none of their parameters, so the default
-ranges below are ours, chosen from common practice in the speech-emotion literature (SNR 15-30 dB,
-shifts up to 0.5 s, Kaldi-style speed factors 0.9-1.1).  Each function takes a 16 kHz float32
-mono waveform *before* it is cropped/padded to 4 s, draws its random parameters from the given
-``numpy.random.Generator`` only (so a seeded generator makes it reproducible) and returns a new
-float32 array; the input is never modified.
+Kim & Lee (2024) name the three augmentations but give none of their parameters; the ranges are
+`emovit.config.AugmentConfig`'s.  Each function takes a float32 mono waveform *before* it is
+cropped/padded to the clip, draws its random parameters from the given ``numpy.random.Generator``
+only (so a seeded generator makes it reproducible) and returns a new float32 array; the input is
+never modified.
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 import soxr
+
+from .config import SAMPLE_RATE, AugmentConfig
 
 AUGMENTATIONS = ("noise", "shift", "speed")
 
@@ -48,7 +47,8 @@ def add_noise(wave: np.ndarray, rng: np.random.Generator, snr_db=(15.0, 30.0)) -
     return wave + noise * np.float32(rms / 10.0 ** (snr / 20.0))
 
 
-def time_shift(wave: np.ndarray, rng: np.random.Generator, max_seconds: float = 0.5, sample_rate: int = 16000) -> np.ndarray:
+def time_shift(wave: np.ndarray, rng: np.random.Generator, max_seconds: float = 0.5,
+               sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Shift the content by up to ``max_seconds`` either way, filling with zeros (no wrap-around).
 
     A positive draw delays the speech (silence at the start, the end falls off); a negative one
@@ -84,21 +84,16 @@ def change_speed(wave: np.ndarray, rng: np.random.Generator, factors=(0.9, 1.1))
         raise ValueError(f"speed factor must be positive, got {factor}")
     if factor == 1.0 or len(wave) == 0:
         return wave.copy()
-    rate = 16000.0
-    return np.ascontiguousarray(soxr.resample(wave, rate * factor, rate, quality="HQ"), dtype=np.float32)
+    return np.ascontiguousarray(soxr.resample(wave, SAMPLE_RATE * factor, SAMPLE_RATE, quality="HQ"), dtype=np.float32)
 
 
-_DISPATCH: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
-    "noise": add_noise,
-    "shift": time_shift,
-    "speed": change_speed,
-}
-
-
-def augment(wave: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
-    """Apply the augmentation called ``kind`` (one of :data:`AUGMENTATIONS`) with its default ranges."""
-    try:
-        fn = _DISPATCH[kind]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown augmentation {kind!r}; choose from {', '.join(AUGMENTATIONS)}") from None
-    return fn(wave, rng)
+def augment(wave: np.ndarray, kind: str, rng: np.random.Generator, config: AugmentConfig = AugmentConfig(),
+            sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Apply the augmentation called ``kind`` (one of :data:`AUGMENTATIONS`) with ``config``'s ranges."""
+    if kind == "noise":
+        return add_noise(wave, rng, config.noise_snr_db)
+    if kind == "shift":
+        return time_shift(wave, rng, config.shift_seconds, sample_rate)
+    if kind == "speed":
+        return change_speed(wave, rng, config.speed_factors)
+    raise ValueError(f"unknown augmentation {kind!r}; choose from {', '.join(AUGMENTATIONS)}")

@@ -16,24 +16,23 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from emovit.audio import load_audio
-from emovit.checkpoint import atomic_write
-from emovit.features import file_digest
-from emovit.metrics import classification_report, per_group_reports
-from emovit.protocols import Split
+from .audio import load_audio
+from .checkpoint import atomic_write
+from .config import SAMPLE_RATE
+from .extras import require
+from .features import file_digest
+from .metrics import classification_report, per_group_reports, summarize_folds
+from .progress import Progress
+from .protocols import FOLD_PROTOCOLS, Split, protocol_splits
+from .results import ModelResult
 
 FEATURE_SETS = ("ComParE_2016", "eGeMAPSv02")
 C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 DEFAULT_C = 1e-3  # a common choice for standardised ComParE features when there is no validation part
-SAMPLE_RATE = 16000
 
 
 def _smile(feature_set: str):
-    try:
-        import opensmile
-    except ImportError as e:  # optional dependency: pip install emovit[baseline]
-        raise ImportError("the openSMILE baseline needs the 'opensmile' package "
-                          "(pip install 'emovit[baseline]')") from e
+    (opensmile,) = require("baseline", "The openSMILE baseline")
     if feature_set not in FEATURE_SETS:
         raise ValueError(f"unknown feature set {feature_set!r}; expected one of {FEATURE_SETS}")
     return opensmile.Smile(feature_set=opensmile.FeatureSet[feature_set],
@@ -57,12 +56,10 @@ def extract_functionals(paths: list[str], feature_set: str = "ComParE_2016", cac
     Cached per file under ``cache_dir/<feature_set>/<sha1>.npy``, keyed by the file's bytes (not
     its name), so renamed or moved corpora still hit the cache and edited files do not.
     """
-    from tqdm.auto import tqdm
-
     smile = _smile(feature_set)
     cache = Path(cache_dir) / feature_set if cache_dir is not None else None
     rows = []
-    for p in tqdm(paths, desc=f"openSMILE {feature_set}", unit="file", disable=None if progress else True):
+    for p in Progress(paths, f"openSMILE {feature_set}", enabled=progress, unit="file"):
         target = cache / f"{file_digest(p)}.npy" if cache is not None else None
         vec = _cached(target)
         if vec is None:
@@ -113,8 +110,12 @@ def train_svm(X_train, y_train, X_val=None, y_val=None, seed: int = 0) -> Pipeli
     return best
 
 
+def title(feature_set: str) -> str:
+    return f"openSMILE {feature_set} + linear SVM"
+
+
 def run_baseline(split: Split, labels: list[str], feature_set: str = "ComParE_2016", cache_dir=None,
-                 seed: int = 0, progress: bool = True) -> dict:
+                 seed: int = 0, progress: bool = True) -> ModelResult:
     """Fit on the split's training originals, pick C on its validation part, score its test part once."""
     t0 = time.perf_counter()
     parts = {p: split.originals(p) for p in ("train", "val", "test")}
@@ -140,45 +141,26 @@ def run_baseline(split: Split, labels: list[str], feature_set: str = "ComParE_20
     X_te, y_te = xy(parts["test"])
     model = train_svm(X_tr, y_tr, X_va, y_va, seed=seed)
     predicted = model.predict(X_te)
-    report = classification_report(y_te, predicted, labels)
+    scores = classification_report(y_te, predicted, labels)
     by_corpus = per_group_reports(y_te, predicted, [u.corpus for u in parts["test"]], labels)
     if by_corpus:
-        report["per_corpus"] = by_corpus
-    report.update({
-        "protocol": split.protocol, "seed": split.seed, "fold": split.fold,
-        "feature_set": feature_set, "C": float(model.C_),
-        "val_ua_by_C": {str(c): ua for c, ua in model.val_ua_.items()},
-        "model": f"opensmile-{feature_set}+linear-svm",
-        "n_train": len(parts["train"]), "n_val": len(parts["val"]), "n_test": len(parts["test"]),
-        "wall_seconds": time.perf_counter() - t0,
-    })
-    return report
+        scores["per_corpus"] = by_corpus
+    details = {"protocol": split.protocol, "seed": split.seed, "fold": split.fold, "feature_set": feature_set,
+               "C": float(model.C_), "val_ua_by_C": {str(c): ua for c, ua in model.val_ua_.items()},
+               "n_train": len(parts["train"]), "n_val": len(parts["val"]), "n_test": len(parts["test"])}
+    return ModelResult(title(feature_set), scores, time.perf_counter() - t0, details=details)
 
 
 def baseline_study(utterances, protocol: str, seeds: list[int], feature_set: str = "ComParE_2016",
-                   cache_dir=None, views: int = 4, progress: bool = True) -> dict:
-    """The baseline over several seeds (paper, paper-leaky, speaker) or all LOSO folds.
-
-    Seeds give mean +- std over splits; LOSO gives mean +- std over folds and a pooled confusion.
-    """
-    from emovit.metrics import summarize_folds
-    from emovit.protocols import loso_folds, make_split
-
+                   cache_dir=None, views: int = 4, progress: bool = True, folds: int = 10) -> dict:
+    """The baseline over several seeds (paper, paper-leaky, speaker) or all folds of a fold protocol
+    (loso, kfold, emobox; the first seed).  Mean +- std over splits or folds, and a pooled confusion."""
     labels = sorted({u.label for u in utterances})
-    if protocol == "loso":
-        splits = [s for seed in seeds[:1] for s in loso_folds(utterances, seed=seed, views=views)]
-    else:
-        splits = [make_split(utterances, protocol, seed=seed, views=views) for seed in seeds]
+    by_folds = protocol in FOLD_PROTOCOLS
+    splits = [s for seed in (seeds[:1] if by_folds else seeds)
+              for s in protocol_splits(utterances, protocol, seed=seed, views=views, folds=folds)[0]]
     runs = [run_baseline(s, labels, feature_set, cache_dir=cache_dir, seed=s.seed, progress=progress)
             for s in splits]
-    return {"model": f"opensmile-{feature_set}+linear-svm", "protocol": protocol, "labels": labels,
-            "seeds": seeds if protocol != "loso" else seeds[:1], "runs": runs, **summarize_folds(runs)}
-
-
-def baseline_markdown(study: dict, corpus: str) -> str:
-    over = f"{len(study['runs'])} LOSO folds" if study["protocol"] == "loso" else f"seeds {study['seeds']}"
-    cells = " | ".join(f"{study[k]['mean']:.3f} ± {study[k]['std']:.3f}" for k in ("wa", "ua", "macro_f1"))
-    pooled = study["pooled"]
-    return (f"# {study['model']} on {corpus} — protocol `{study['protocol']}`\n\n"
-            f"| model | WA | UA | macro-F1 | over | pooled WA | pooled UA |\n|---|---|---|---|---|---|---|\n"
-            f"| {study['model']} | {cells} | {over} | {pooled['wa']:.3f} | {pooled['ua']:.3f} |\n")
+    return {"title": title(feature_set), "protocol": protocol, "labels": labels, "folds": by_folds,
+            "seeds": seeds[:1] if by_folds else seeds, "runs": [r.to_dict() for r in runs],
+            **summarize_folds([r.scores for r in runs])}

@@ -222,17 +222,16 @@ def measure_throughput(recognizer, clip: str | Path, clips: int = 256, batch_siz
     :meth:`predict_batch` (decoding each file included) and ``model_clips_per_s`` through the front
     end and network alone on the clips already decoded (16 kHz, 4 s).  Median of ``repeats`` passes,
     after one untimed batch of each kind."""
-    from .audio import fit_length, load_audio
+    from .audio import load_audio
 
     if clips < 1 or batch_size < 1 or repeats < 1:
         raise ValueError("clips, batch_size and repeats must be at least 1")
     files = [clip] * clips
-    arrays = [fit_length(load_audio(clip, recognizer.sample_rate), recognizer.clip_seconds, recognizer.sample_rate)
-              ] * clips
+    arrays = [recognizer.clip(load_audio(clip, recognizer.sample_rate))] * clips
     chunks = [arrays[i:i + batch_size] for i in range(0, clips, batch_size)]
 
     recognizer.predict_batch(files[:batch_size], batch_size)  # warm-up
-    recognizer._probabilities(chunks[0])
+    recognizer.probabilities(chunks[0])
     from_files, model_only = [], []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -243,7 +242,7 @@ def measure_throughput(recognizer, clip: str | Path, clips: int = 256, batch_siz
             raise RuntimeError(f"predict_batch failed on the benchmark clip: {failed[0]}")
         started = time.perf_counter()
         for chunk in chunks:
-            recognizer._probabilities(chunk)
+            recognizer.probabilities(chunk)
         model_only.append(time.perf_counter() - started)
     files_s, model_s = float(np.median(from_files)), float(np.median(model_only))
     return {"files_clips_per_s": clips / files_s, "model_clips_per_s": clips / model_s,
@@ -258,7 +257,7 @@ def _timeline_child(arguments: str) -> None:
     """Body of the timeline subprocess: load, time one timeline call, write a JSON summary."""
     import torch
 
-    from .recognizer import Recognizer
+    from .inference import Recognizer
 
     args = json.loads(arguments)
     torch.set_num_threads(args["threads"])  # before loading: an ONNX session takes torch's count
@@ -273,7 +272,7 @@ def _timeline_child(arguments: str) -> None:
         "load_seconds": loaded - started, "seconds": finished - loaded, "windows": len(result.timeline),
         "duration": result.duration, "label": result.label, "peak_rss_after_load_mib": rss_loaded,
         "peak_rss_mib": _own_peak_rss_mib(),
-        "backend": "onnx" if getattr(recognizer, "session", None) is not None else "pytorch"}))
+        "backend": recognizer.backend}))
 
 
 def _rss_mib(ru_maxrss: int) -> float:
@@ -348,15 +347,13 @@ def _onnx_missing() -> str | None:
 def _backends(model, onnx: bool, threads: int, scratch: Path, progress: Progress,
               precision: str = "auto") -> tuple[dict, dict, dict]:
     """({backend: recognizer for 1 thread}, {backend: recognizer for `threads`}, {backend: reason skipped})."""
-    from .recognizer import Recognizer
+    from .inference import OnnxRecognizer, Recognizer
 
     single, multi, skipped = {}, {}, {}
     first = Recognizer.load(model, precision=precision)
-    if getattr(first, "session", None) is not None:  # the model is an .onnx file: only ONNX to measure
-        from .export import OnnxRecognizer
-
-        single["onnx"] = OnnxRecognizer.load(first.path, threads=1)
-        multi["onnx"] = OnnxRecognizer.load(first.path, threads=threads)
+    if isinstance(first, OnnxRecognizer):  # the model is an .onnx file: only ONNX to measure
+        single["onnx"] = OnnxRecognizer.open(first.path, threads=1)
+        multi["onnx"] = OnnxRecognizer.open(first.path, threads=threads)
         skipped["pytorch"] = "the model is an ONNX file"
         return single, multi, skipped
     single["pytorch"] = multi["pytorch"] = first  # threads are a process setting for PyTorch
@@ -364,27 +361,25 @@ def _backends(model, onnx: bool, threads: int, scratch: Path, progress: Progress
     if missing:
         skipped["onnx"] = missing
         return single, multi, skipped
-    from .export import OnnxRecognizer, export_onnx
+    from .export import export_onnx
 
     progress("exporting the model to ONNX ...")
     exported = scratch / "model.onnx"
     export_onnx(first, exported)
-    single["onnx"] = OnnxRecognizer.load(exported, threads=1)
-    multi["onnx"] = OnnxRecognizer.load(exported, threads=threads)
+    single["onnx"] = OnnxRecognizer.open(exported, threads=1)
+    multi["onnx"] = OnnxRecognizer.open(exported, threads=threads)
     return single, multi, skipped
 
 
 def _model_info(recognizer) -> dict:
+    from .inference import TorchRecognizer
+
     info = {"path": str(recognizer.path) if recognizer.path else None, "labels": recognizer.labels,
-            "precision": recognizer.precision}
-    network = getattr(recognizer, "model", None)
-    if network is not None:
-        info["params"] = sum(p.numel() for p in network.parameters())
-        config = getattr(network, "config", None)
-        if config is not None:
-            info["kind"] = getattr(config, "kind", None)
-            info["arch"] = getattr(config, "arch", None)
-            info["patch_size"] = list(getattr(config, "patch_size", ()) or ())
+            "precision": recognizer.precision, "backend": recognizer.backend}
+    if isinstance(recognizer, TorchRecognizer):
+        config = recognizer.model.config
+        info.update(params=sum(p.numel() for p in recognizer.model.parameters()), arch=config.arch,
+                    patch_size=list(config.patch_size))
     return info
 
 

@@ -1,39 +1,34 @@
-"""The `emovit` command line: one entry point, a sub-command per job."""
+"""The `emovit` command line: one entry point, a sub-command per job.  It parses options and prints;
+what the commands do lives in the library (the settings and their defaults in `emovit.config`)."""
 from __future__ import annotations
 
-import glob
 import json
-import os
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+from .config import PRECISIONS
+from .corpora import CORPORA
+from .protocols import FOLD_PROTOCOLS, PROTOCOLS
+
+# Typer >= 0.29 prints "<bool>" after every flag in its rich help ("--json <bool>"), which reads as if the
+# flag took a value; click's plain help shows flags as flags.
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Speech emotion recognition with vertical-patch Vision Transformers (Kim & Lee, 2024).")
 
-
-class Corpus(str, Enum):
-    emodb = "emodb"
-    savee = "savee"
-    cremad = "cremad"
-    ravdess = "ravdess"
-    tess = "tess"
-    csv = "csv"
-    folder = "folder"
-
-
-class Protocol(str, Enum):
-    paper = "paper"
-    paper_leaky = "paper-leaky"
-    speaker = "speaker"
-    loso = "loso"
+Corpus = Enum("Corpus", {name: name for name in CORPORA}, type=str)
+Protocol = Enum("Protocol", {name.replace("-", "_"): name for name in PROTOCOLS}, type=str)
 
 
 def _fail(message: str) -> None:
     typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
     raise typer.Exit(2)
+
+
+def _warn(message: str) -> None:
+    typer.secho(f"warning: {message}", err=True, fg=typer.colors.YELLOW)
 
 
 def _index(corpus: str, root: Path):
@@ -52,47 +47,78 @@ CORPUS_HELP = "Corpus adapter to index --root with; repeat --corpus/--root to tr
 ROOT_HELP = "Corpus folder (for csv: the CSV file); one per --corpus, in the same order."
 LABELS_HELP = ("Comma-separated emotions to keep (e.g. anger,disgust,fear,happiness,neutral,sadness); "
                "utterances with other labels are left out and counted in config.json. Default: all.")
+PROTOCOL_HELP = ("paper: random 80/20 of utterances (speakers overlap); paper-leaky: augmented copies made before "
+                 "the split (shows the leak); speaker: ~20% of speakers held out (of each corpus); loso: leave one "
+                 "speaker out; kfold: --folds-fold stratified cross-validation over utterances (speakers overlap, "
+                 "as TIM-Net's papers); emobox: the EmoBox benchmark's published folds (EmoDB, SAVEE, RAVDESS).")
+RECIPE_HELP = ("Training recipe: a name (paper, paper-e20, bundled-e8, timnet, ...: src/emovit/recipes/) or a .toml "
+               "file; the options below override its settings.")
 
-
-# Options shared by the training commands (reproduce, compare, baseline), declared once.
+# Options shared by the training commands (reproduce, compare, baseline), declared once. Recipe
+# settings default to None: "take the recipe's value".
 Corpora = Annotated[list[Corpus], typer.Option("--corpus", help=CORPUS_HELP)]
 Roots = Annotated[list[Path], typer.Option("--root", help=ROOT_HELP)]
 Labels = Annotated[Optional[str], typer.Option("--labels", help=LABELS_HELP)]
+ProtocolOption = Annotated[Protocol, typer.Option("--protocol", help=PROTOCOL_HELP)]
+Folds = Annotated[int, typer.Option("--folds", help="Folds of --protocol kfold (at least 2, at most the smallest "
+                                                    "class's count).")]
 RunDir = Annotated[Path, typer.Option("--out", help="Run directory. Re-running the same command resumes it.")]
-Epochs = Annotated[int, typer.Option("--epochs", help="Epochs of each stage (paper: 50). Fewer for a smoke run.")]
-BatchSize = Annotated[int, typer.Option("--batch-size", help="Mini-batch size (paper: 4).")]
-LearningRate = Annotated[float, typer.Option("--lr", help="Adam learning rate (paper: 1e-4).")]
-LrHalveEvery = Annotated[int, typer.Option("--lr-halve-every", help="Halve the learning rate every N epochs (paper: 10).")]
-Alpha = Annotated[float, typer.Option("--alpha", help="Weight of L1 feature matching in the student's stage 3 (paper: 10).")]
-Views = Annotated[int, typer.Option("--views", help="Views per training clip: 1 = no augmentation, 4 = original + "
-                                    "noise, time-shift and speed copies (one drawn per clip each epoch).")]
-Select = Annotated[str, typer.Option("--select", help="Weights kept from each stage: 'best' validation epoch "
-                                     "(validation comes from the training part) or 'last'.")]
-Seed = Annotated[int, typer.Option("--seed", help="Seed of the split, initialisation, augmentation and sample order.")]
-Precision = Annotated[str, typer.Option("--precision", help="The network's arithmetic: fp32, bf16 (autocast) or auto "
-                                        "(bf16 on CUDA or AMX CPUs, fp32 elsewhere).")]
+RecipeName = Annotated[str, typer.Option("--recipe", help=RECIPE_HELP)]
+Epochs = Annotated[Optional[int], typer.Option("--epochs", help="Epochs of each stage (paper: 50). Fewer for a smoke run.")]
+BatchSize = Annotated[Optional[int], typer.Option("--batch-size", help="Mini-batch size (paper: 4).")]
+LearningRate = Annotated[Optional[float], typer.Option("--lr", help="Learning rate (paper: Adam 1e-4).")]
+LrHalveEvery = Annotated[Optional[int], typer.Option("--lr-halve-every", help="Halve the learning rate every N epochs "
+                                                                             "(paper: 10).")]
+Alpha = Annotated[Optional[float], typer.Option("--alpha", help="Weight of L1 feature matching in the student's stage 3 "
+                                                              "(paper: 10).")]
+Views = Annotated[Optional[int], typer.Option("--views", help="Views per training clip: 1 = no augmentation, 4 = "
+                                              "original + noise, time-shift and speed copies (one drawn per clip each "
+                                              "epoch).")]
+Select = Annotated[Optional[str], typer.Option("--select", help="Weights kept from each stage: 'best' validation epoch "
+                                               "(validation comes from the training part) or 'last'.")]
+Seed = Annotated[Optional[int], typer.Option("--seed", help="Seed of the split, initialisation, augmentation and sample "
+                                                          "order.")]
+Precision = Annotated[Optional[str], typer.Option("--precision", help="The network's arithmetic: fp32, bf16 (autocast) "
+                                                  "or auto (bf16 on CUDA or AMX CPUs, fp32 elsewhere).")]
 Device = Annotated[str, typer.Option("--device", help="cpu, cuda or auto.")]
 Cache = Annotated[Path, typer.Option("--cache", help="Feature cache directory.")]
-CheckpointEvery = Annotated[int, typer.Option("--checkpoint-every", help="Also checkpoint every N steps inside an epoch.")]
-Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
+CheckpointEvery = Annotated[Optional[int], typer.Option("--checkpoint-every", help="Also checkpoint every N steps "
+                                                        "inside an epoch.")]
+Quiet = Annotated[bool, typer.Option("--quiet", help="No progress output.")]
 DEFAULT_CACHE = Path.home() / ".cache" / "emovit"
 
 
-def _check_precision(precision: str) -> None:
-    if precision not in ("auto", "fp32", "bf16"):
-        _fail("--precision must be auto, fp32 or bf16")
+def _check_precision(precision: str | None) -> str:
+    if precision is not None and precision not in PRECISIONS:
+        _fail(f"--precision must be {', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}")
+    return precision or "auto"
 
 
-def _training_device(select: str, precision: str, device: str) -> str:
-    """Check the options every training command shares; returns the device to train on."""
-    if select not in ("best", "last"):
-        _fail("--select must be 'best' or 'last'")
-    _check_precision(precision)
+def _device(device: str) -> str:
     if device != "auto":
         return device
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _recipe(name: str, overrides: dict):
+    """The named recipe with the options the user gave; a bad name or value fails with the reason."""
+    from .config import load_recipe
+
+    try:
+        return load_recipe(name).with_overrides(overrides)
+    except (ValueError, TypeError) as e:
+        _fail(f"--recipe {name}: {e}")
+
+
+def _training_overrides(epochs, batch_size, lr, lr_halve_every, alpha, select, checkpoint_every, views, seed,
+                        precision) -> dict:
+    """The recipe settings the training options replace (None: the option was not given)."""
+    return {"stage.epochs": epochs, "stage.batch_size": batch_size, "stage.lr": lr,
+            "stage.lr_halve_every": lr_halve_every, "stage.alpha": alpha, "stage.select": select,
+            "stage.checkpoint_every": checkpoint_every, "augment.views": views, "seed": seed,
+            "precision": _check_precision(precision) if precision else None}
 
 
 def _corpus_set(corpora: list[Corpus], roots: list[Path], labels: str | None = None):
@@ -109,6 +135,27 @@ def _corpus_set(corpora: list[Corpus], roots: list[Path], labels: str | None = N
         return select_labels(utterances, [x.strip() for x in labels.split(",") if x.strip()])
     except ValueError as e:
         _fail(f"--labels: {e}")
+
+
+def _check_folds(protocol: Protocol, folds: int, utterances) -> None:
+    """--folds is refused below 2 or above the smallest class's count, with the reason."""
+    if protocol.value != "kfold":
+        return
+    from collections import Counter
+
+    smallest, count = min(Counter(u.label for u in utterances).items(), key=lambda kv: kv[1])
+    if not 2 <= folds <= count:
+        _fail(f"--folds {folds}: k-fold needs 2 to {count} folds here (each fold must hold every class once; "
+              f"the smallest class, {smallest}, has {count} utterances)")
+
+
+def _names(text: str, choices, option: str) -> list[str]:
+    """Comma-separated names, checked against `choices`."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in choices]
+    if unknown or not names:
+        _fail(f"{option}: unknown or no model(s) {unknown}; choose from {', '.join(choices)}")
+    return names
 
 
 @app.command()
@@ -132,15 +179,6 @@ def index(corpus: Corpus = typer.Argument(..., help="Corpus adapter; csv takes a
         typer.echo(f"{len(result.skipped)} files skipped (listed above on stderr)")
 
 
-def _names(text: str, choices, option: str) -> list[str]:
-    """Comma-separated names, checked against `choices`."""
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in choices]
-    if unknown or not names:
-        _fail(f"{option}: unknown or no model(s) {unknown}; choose from {', '.join(choices)}")
-    return names
-
-
 @app.command()
 def profile(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
             num_classes: int = typer.Option(7, help="Classifier width (7 for EmoDB and SAVEE)."),
@@ -150,47 +188,20 @@ def profile(as_json: bool = typer.Option(False, "--json", help="Print JSON for s
                                                                "after warm-up, median of --runs runs."),
             runs: int = typer.Option(10, help="Timed forward passes per model (with --time)."),
             threads: int = typer.Option(1, help="torch.set_num_threads for the timing (with --time).")):
-    """Parameters and GMACs (one 128x128 input) of every network, next to the paper's Table 3, and
+    """Parameters and GMACs (one input image) of every network, next to the paper's Table 3, and
     with --time CPU time per clip; each as a multiple of the student's. GMACs count layers with
     weights (as the paper's figures do); 'all' adds attention's two products; 'run' is every product
     of emovit's forward pass (its ViTs compute the last layer for the CLS token only)."""
     from .models import MODELS
     from .profile import profile_models
+    from .report import profile_table
 
     names = list(MODELS) if models == "all" else _names(models, MODELS, "--models")
     if runs < 1 or threads < 1:
         _fail("--runs and --threads must be at least 1")
     announce = (lambda name: typer.echo(f"timing {name} ...", err=True)) if time_it and not as_json else None
     rows = profile_models(num_classes, names, timing=time_it, runs=runs, threads=threads, on_model=announce)
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    typer.echo(f"{'model':<19} {'params (M)':>10} {'GMACs':>8} {'all':>8} {'run':>8}   {'paper M':>7} {'paper G':>7}"
-               + (f" {'ms/clip':>9}" if time_it else "") + f"   {'params×':>8} {'GMACs×':>8}"
-               + (f" {'time×':>8}" if time_it else ""))
-    for r in rows:
-        paper = (f"{r['paper_params_m']:>7.1f} {r['paper_gmacs']:>7.1f}" if "paper_params_m" in r else " " * 15)
-        line = f"{r['model']:<19} {r['params_m']:>10.3f} {r['gmacs']:>8.3f} {r['gmacs_all']:>8.3f} {r['gmacs_run']:>8.3f}   {paper}"
-        line += f" {r['ms_per_clip']:>9.1f}" if time_it else ""
-        if "params_vs_student" in r:
-            line += f"   {r['params_vs_student']:>8.1f} {r['gmacs_vs_student']:>8.1f}"
-            line += f" {r['time_vs_student']:>8.1f}" if time_it else ""
-        typer.echo(line)
-    typer.echo("GMACs: layers with weights (as the paper counts); all: with attention's products; "
-               "run: every product emovit's forward pass does. ×: multiple of the student's.")
-    for r in rows:
-        if "note" in r:
-            typer.echo(f"note ({r['model']}): {r['note']}")
-    if time_it:
-        typer.echo(f"time: batch 1, median of {runs} runs after warm-up, {threads} thread(s), on this machine's CPU")
-
-
-def _parse_patch(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        _fail(f"--patch must look like 128x1 or 16x16, not {text!r}")
-    return h, w
+    typer.echo(json.dumps(rows, indent=2) if as_json else profile_table(rows, time_it, runs, threads))
 
 
 @app.command()
@@ -199,33 +210,32 @@ def reproduce(
     root: Roots,
     out: RunDir,
     labels: Labels = None,
-    protocol: Protocol = typer.Option(Protocol.paper, help="paper: random 80/20 of utterances (speakers overlap); "
-                                      "paper-leaky: augmented copies made before the split (shows the leak); "
-                                      "speaker: ~20% of speakers held out (of each corpus); loso: leave one "
-                                      "speaker out."),
-    epochs: Epochs = 50,
-    batch_size: BatchSize = 4,
-    lr: LearningRate = 1e-4,
-    lr_halve_every: LrHalveEvery = 10,
-    alpha: Alpha = 10.0,
-    teacher_depth: int = typer.Option(6, help="Teacher ViT depth (paper: 6 or 12)."),
-    student_depth: int = typer.Option(3, help="Student ViT depth (paper: 3)."),
-    patch: str = typer.Option("128x1", help="Patch height x width: 128x1 vertical (paper) or 16x16 square."),
-    views: Views = 4,
-    select: Select = "best",
-    models: str = typer.Option("teacher,student,plain", help="Which of teacher,student,plain to train "
-                                                             "(the teacher is always trained)."),
-    seed: Seed = 0,
-    precision: Precision = "auto",
+    protocol: ProtocolOption = Protocol.paper,
+    folds: Folds = 10,
+    recipe: RecipeName = "paper",
+    models: Optional[str] = typer.Option(None, help="Which of teacher,student,plain to train (the teacher is always "
+                                                    "trained; paper: all three)."),
+    teacher_depth: Optional[int] = typer.Option(None, help="Teacher ViT depth (paper: 6 or 12)."),
+    student_depth: Optional[int] = typer.Option(None, help="Student ViT depth (paper: 3)."),
+    patch: Optional[str] = typer.Option(None, help="Patch height x width: 128x1 vertical (paper) or 16x16 square."),
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    lr: LearningRate = None,
+    lr_halve_every: LrHalveEvery = None,
+    alpha: Alpha = None,
+    select: Select = None,
+    views: Views = None,
+    seed: Seed = None,
+    precision: Precision = None,
     device: Device = "auto",
-    baseline: str = typer.Option("ComParE_2016", help="openSMILE functionals for the SVM baseline on the same "
-                                                       "split: ComParE_2016, eGeMAPSv02 or none."),
+    baseline: Optional[str] = typer.Option(None, help="openSMILE functionals for the SVM baseline on the same split: "
+                                           "ComParE_2016 (paper recipe), eGeMAPSv02 or none."),
     cache: Cache = DEFAULT_CACHE,
-    checkpoint_every: CheckpointEvery = 200,
+    checkpoint_every: CheckpointEvery = None,
     quiet: Quiet = False,
     distribute: str = typer.Option("batch", help="Under torchrun: 'batch' runs every stage data-parallel "
-                                                 "(DDP, same results as one process); 'folds' spreads LOSO folds "
-                                                 "over the processes."),
+                                                 "(DDP, same results as one process); 'folds' spreads the folds of "
+                                                 "loso, kfold or emobox over the processes."),
 ):
     """Run the paper's three stages (plus a CE-only student and an openSMILE+SVM baseline) on a
     corpus under one protocol; write results.json, results.md, confusion matrices, the split and
@@ -233,40 +243,38 @@ def reproduce(
     import torch
 
     from . import distributed
-    from .reproduce import Recipe, reproduce as run
+    from .config import ResumeError, parse_patch
+    from .reproduce import reproduce as run
 
-    chosen = tuple(m.strip() for m in models.split(",") if m.strip())
-    unknown = set(chosen) - {"teacher", "student", "plain"}
-    if unknown:
-        _fail(f"--models: unknown model(s) {sorted(unknown)}; choose from teacher, student, plain")
-    device = _training_device(select, precision, device)
-    recipe = Recipe(epochs=epochs, batch_size=batch_size, lr=lr, lr_halve_every=lr_halve_every, alpha=alpha,
-                    teacher_depth=teacher_depth, student_depth=student_depth, patch_size=_parse_patch(patch),
-                    views=views, select=select, seed=seed, precision=precision,
-                    baseline=None if baseline.lower() == "none" else baseline, checkpoint_every=checkpoint_every,
-                    stages=tuple(s for s in ("teacher", "student", "plain") if s in chosen or s == "teacher"))
-    previous = out / "config.json"
-    if previous.exists():
-        from dataclasses import asdict
-
-        old = json.loads(previous.read_text())
-        new = json.loads(json.dumps({"protocol": protocol.value, "recipe": asdict(recipe)}))
-        if old.get("protocol") != new["protocol"] or old.get("recipe") != new["recipe"]:
-            _fail(f"{out} holds a run with other settings ({previous}); resume it with the same options "
-                  "or choose a new --out")
-    if distribute == "folds" and protocol != Protocol.loso:
-        _fail("--distribute folds is for --protocol loso; other protocols have one split (use batch)")
+    chosen = None  # the recipe's models; the teacher is always trained, first
+    if models is not None:
+        chosen = ("teacher", *(m.strip() for m in models.split(",") if m.strip() and m.strip() != "teacher"))
     try:
-        distributed.init_from_env(torch.device(device), distribute)
+        patch_size = parse_patch(patch) if patch is not None else None
+    except ValueError as e:
+        _fail(f"--patch: {e}")
+    settings = _recipe(recipe, {**_training_overrides(epochs, batch_size, lr, lr_halve_every, alpha, select,
+                                                       checkpoint_every, views, seed, precision),
+                                "teacher_depth": teacher_depth, "student_depth": student_depth,
+                                "patch_size": patch_size, "models": chosen})
+    if baseline is not None:
+        from dataclasses import replace
+
+        settings = replace(settings, baseline=None if baseline.lower() == "none" else baseline)
+    if distribute == "folds" and protocol.value not in FOLD_PROTOCOLS:
+        _fail(f"--distribute folds is for protocols with folds ({', '.join(FOLD_PROTOCOLS)}); "
+              f"{protocol.value} has one split (use batch)")
+    try:
+        distributed.init_from_env(torch.device(_device(device)), distribute)
     except ValueError as e:
         _fail(str(e))
     utterances, left_out = _corpus_set(corpus, root, labels)
-    if previous.exists():
-        old = json.loads(previous.read_text())
-        now = {"corpora": sorted({u.corpus for u in utterances}), "labels": sorted({u.label for u in utterances})}
-        if any(k in old and old[k] != v for k, v in now.items()):
-            _fail(f"{out} holds a run on other corpora or labels ({previous}); choose a new --out")
-    run(utterances, protocol.value, out, recipe, cache, torch.device(device), progress=not quiet, left_out=left_out)
+    _check_folds(protocol, folds, utterances)
+    try:
+        run(utterances, protocol.value, out, settings, cache, torch.device(_device(device)), progress=not quiet,
+            left_out=left_out, folds=folds)
+    except (ResumeError, ValueError) as e:
+        _fail(str(e))
     if distributed.is_main():
         typer.echo((out / "results.md").read_text())
 
@@ -277,121 +285,64 @@ def compare(
     root: Roots,
     out: RunDir,
     labels: Labels = None,
-    protocol: Protocol = typer.Option(Protocol.paper, help="paper, paper-leaky or speaker (one split; "
-                                      "not loso)."),
-    models: str = typer.Option("student,teacher,ast,septr", help="Comma-separated networks (see `emovit profile`) "
-                               "and/or 'plain' (the student, CE only). 'student' and 'student-16x16' learn by "
-                               "knowledge transfer from 'teacher'/'teacher-16x16', trained first."),
-    epochs: Epochs = 50,
-    batch_size: BatchSize = 4,
-    lr: LearningRate = 1e-4,
-    lr_halve_every: LrHalveEvery = 10,
-    alpha: Alpha = 10.0,
-    views: Views = 4,
-    select: Select = "best",
-    seed: Seed = 0,
-    precision: Precision = "auto",
+    protocol: ProtocolOption = Protocol.paper,
+    folds: Folds = 10,
+    models: str = typer.Option("student,teacher,ast,septr", help="Comma-separated networks (see `emovit profile`), "
+                               "'plain' (the student, CE only) and/or 'opensmile' (the openSMILE + SVM baseline). "
+                               "'student' and 'student-16x16' learn by knowledge transfer from "
+                               "'teacher'/'teacher-16x16', trained first."),
+    recipe: RecipeName = "paper",
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    lr: LearningRate = None,
+    lr_halve_every: LrHalveEvery = None,
+    alpha: Alpha = None,
+    views: Views = None,
+    select: Select = None,
+    seed: Seed = None,
+    precision: Precision = None,
     device: Device = "auto",
     ast_checkpoint: Optional[Path] = typer.Option(None, help="A local timm/DeiT (or AST) state dict to start AST "
                                                   "from; nothing is downloaded. Default: AST from scratch."),
     time_runs: int = typer.Option(10, help="Timed CPU forward passes per model for ms/clip (0: do not time)."),
     threads: int = typer.Option(1, help="torch.set_num_threads for the ms/clip timing."),
     cache: Cache = DEFAULT_CACHE,
-    checkpoint_every: CheckpointEvery = 200,
+    checkpoint_every: CheckpointEvery = None,
     quiet: Quiet = False,
+    distribute: str = typer.Option("batch", help="Under torchrun: 'batch' (data-parallel stages) or 'folds' (the "
+                                                 "folds of loso, kfold or emobox spread over the processes)."),
 ):
-    """Train and test several networks on ONE split (same images, normaliser, optimiser and stage
+    """Train and test several networks on the same splits (same images, normaliser, optimiser and stage
     loop) and write a Table-2-like results.md: WA, UA, macro-F1, params, GMACs, training time and
     CPU time per clip."""
     import torch
 
+    from . import distributed
     from .compare import CHOICES, CompareError, compare as run
-    from .reproduce import Recipe
+    from .config import ResumeError
 
     names = _names(models, CHOICES, "--models")
-    if protocol == Protocol.loso:
-        _fail("compare runs one split; choose paper, paper-leaky or speaker")
-    device = _training_device(select, precision, device)
     if time_runs < 0 or threads < 1:
         _fail("--time-runs must be at least 0 and --threads at least 1")
     if ast_checkpoint is not None and not ast_checkpoint.is_file():
         _fail(f"--ast-checkpoint {ast_checkpoint}: no such file")
-    recipe = Recipe(epochs=epochs, batch_size=batch_size, lr=lr, lr_halve_every=lr_halve_every, alpha=alpha,
-                    views=views, select=select, seed=seed, precision=precision, baseline=None,
-                    checkpoint_every=checkpoint_every)
-    utterances, _ = _corpus_set(corpus, root, labels)
+    settings = _recipe(recipe, _training_overrides(epochs, batch_size, lr, lr_halve_every, alpha, select,
+                                                   checkpoint_every, views, seed, precision))
+    if distribute == "folds" and protocol.value not in FOLD_PROTOCOLS:
+        _fail(f"--distribute folds is for protocols with folds ({', '.join(FOLD_PROTOCOLS)})")
     try:
-        run(utterances, protocol.value, names, out, recipe, cache, torch.device(device), progress=not quiet,
-            checkpoint=ast_checkpoint, time_runs=time_runs, threads=threads)
-    except CompareError as e:
+        distributed.init_from_env(torch.device(_device(device)), distribute)
+    except ValueError as e:
         _fail(str(e))
-    typer.echo((out / "results.md").read_text())
-
-
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
-
-
-def _audio_files(paths: list[str]) -> tuple[list[str], list[str]]:
-    """The audio files that PATHs name, and a message for each PATH that named none.
-
-    A file named outright is tried whatever its extension; folders (searched recursively) and
-    globs (expanded here when the shell did not) contribute only files with audio extensions.
-    """
-    files: list[str] = []
-    problems: list[str] = []
-    for given in paths:
-        if os.path.isfile(given):
-            files.append(given)
-            continue
-        matches = [given] if os.path.isdir(given) else sorted(glob.glob(given, recursive=True))
-        if not matches:
-            missing = "no files match this pattern" if glob.escape(given) != given else "no such file or directory"
-            problems.append(f"{given}: {missing}")
-            continue
-        found: list[str] = []
-        for match in matches:
-            inside = Path(match).rglob("*") if os.path.isdir(match) else [Path(match)]
-            found += sorted(str(f) for f in inside if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
-        if not found:
-            problems.append(f"{given}: no audio files ({' '.join(AUDIO_EXTENSIONS)}) found")
-        files += found
-    return list(dict.fromkeys(files)), problems
-
-
-def _predictions(recognizer, files: list[str], window: float | None, hop: float | None, batch_size: int = 32):
-    """(file, Prediction or AudioError) in the order of ``files``; with a window, files longer than it
-    get a timeline, the others are batched through the model."""
-    from .audio import AudioError, audio_info
-
-    for i in range(0, len(files), batch_size):
-        chunk = files[i:i + batch_size]
-        long: set[str] = set()
-        if window is not None:
-            for f in chunk:
-                try:
-                    if audio_info(f)[0] > window:
-                        long.add(f)
-                except AudioError:
-                    pass  # predict_batch below reports it
-        short = [f for f in chunk if f not in long]
-        batch = dict(zip(short, recognizer.predict_batch(short, batch_size)))
-        for f in chunk:
-            if f not in long:
-                yield f, batch[f]
-                continue
-            try:
-                yield f, recognizer.timeline(f, window, hop, batch_size)
-            except AudioError as e:
-                yield f, e
-
-
-def _csv_line(values: list) -> str:
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(values)
-    return buffer.getvalue()
+    utterances, _ = _corpus_set(corpus, root, labels)
+    _check_folds(protocol, folds, utterances)
+    try:
+        run(utterances, protocol.value, names, out, settings, cache, torch.device(_device(device)), progress=not quiet,
+            checkpoint=ast_checkpoint, time_runs=time_runs, threads=threads, folds=folds)
+    except (CompareError, ResumeError, ValueError) as e:
+        _fail(str(e))
+    if distributed.is_main():
+        typer.echo((out / "results.md").read_text())
 
 
 @app.command()
@@ -406,13 +357,12 @@ def predict(
     window: Optional[float] = typer.Option(None, help="Files longer than this many seconds (at most 4) also get "
                                            "a timeline: one verdict per window; the file's verdict is their mean."),
     hop: Optional[float] = typer.Option(None, help="Seconds between timeline windows (default: half the window)."),
-    precision: Precision = "auto",
+    precision: Precision = None,
 ):
     """Recognise the emotion in speech recordings (first 4 s of each, or a timeline with --window)."""
-    from dataclasses import asdict
-
-    from .audio import AudioError
-    from .recognizer import ModelFileError, Recognizer
+    from .audio import AudioError, find_audio_files
+    from .inference import ModelFileError, Recognizer
+    from .report import PredictionWriter
 
     if as_json and as_csv:
         _fail("choose one of --json and --csv")
@@ -422,10 +372,12 @@ def predict(
         hop = window / 2 if hop is None else hop
         if window <= 0 or hop <= 0:
             _fail("--window and --hop must be positive")
-    _check_precision(precision)
-    files, problems = _audio_files(paths)
+    precision = _check_precision(precision)
+    files, problems = find_audio_files(paths)
     for problem in problems:
-        typer.secho(f"error: {problem}", err=True, fg=typer.colors.RED)
+        flag = next((f for f in ("true", "false", "yes", "no", "1", "0") if problem.startswith(f"{f}: ")), None)
+        hint = " (--json and --csv are flags: they take no value)" if flag else ""
+        typer.secho(f"error: {problem}{hint}", err=True, fg=typer.colors.RED)
     if not files:
         raise typer.Exit(2)
     try:
@@ -434,41 +386,18 @@ def predict(
         _fail(str(e))
     if window is not None and window > recognizer.clip_seconds:
         _fail(f"--window must be at most {recognizer.clip_seconds:g} s, the clip length the model was trained on")
-
-    labels = recognizer.labels
-    name_width = max(len("file"), *(len(f) for f in files), 16 if window is not None else 0)
-    label_width = max(len("label"), *(len(label) for label in labels))
-    if as_csv:
-        extra = ["start", "end"] if window is not None else []
-        typer.echo(_csv_line(["file", "label", "duration", *extra, *labels]), nl=False)
-    elif not as_json:
-        typer.echo(f"{'file':<{name_width}}  {'label':<{label_width}}  {'prob':>5}  {'duration':>9}")
-    records, failed = [], bool(problems)
-    for file, result in _predictions(recognizer, files, window, hop):
+    writer = PredictionWriter("json" if as_json else "csv" if as_csv else "table", recognizer.labels, files,
+                              window is not None, typer.echo)
+    failed = bool(problems)
+    for file, result in recognizer.predict_files(files, window, hop):
         if isinstance(result, AudioError):
             typer.secho(f"error: {result}", err=True, fg=typer.colors.RED)
             failed = True
-        elif as_json:
-            record = {"file": file, "label": result.label, "probabilities": result.probabilities,
-                      "duration": result.duration}
-            if result.timeline is not None:
-                record["timeline"] = [asdict(s) for s in result.timeline]
-            records.append(record)
-        elif as_csv:
-            blank = ["", ""] if window is not None else []
-            typer.echo(_csv_line([file, result.label, round(result.duration, 3), *blank,
-                                  *(result.probabilities[label] for label in labels)]), nl=False)
-            for s in result.timeline or []:
-                typer.echo(_csv_line([file, s.label, round(s.end - s.start, 3), round(s.start, 3), round(s.end, 3),
-                                      *(s.probabilities[label] for label in labels)]), nl=False)
-        else:
-            typer.echo(f"{file:<{name_width}}  {result.label:<{label_width}}  "
-                       f"{result.probabilities[result.label]:>5.2f}  {result.duration:>7.1f} s")
-            for s in result.timeline or []:
-                span = f"  {s.start:.1f}-{s.end:.1f} s"
-                typer.echo(f"{span:<{name_width}}  {s.label:<{label_width}}  {s.probabilities[s.label]:>5.2f}")
-    if as_json:
-        typer.echo(json.dumps(records, indent=2))
+            continue
+        for warning in result.warnings:
+            _warn(warning)
+        writer.add(file, result)
+    writer.close()
     if failed:
         raise typer.Exit(1)
 
@@ -478,23 +407,31 @@ def baseline(
     corpus: Corpora,
     root: Roots,
     labels: Labels = None,
-    protocol: Protocol = typer.Option(Protocol.paper, help="Split protocol, as for reproduce."),
-    seeds: str = typer.Option("0,1,2,3,4", help="Comma-separated split seeds (LOSO uses the first)."),
+    protocol: ProtocolOption = Protocol.paper,
+    folds: Folds = 10,
+    seeds: str = typer.Option("0,1,2,3,4", help="Comma-separated split seeds (protocols with folds use the first)."),
     feature_set: str = typer.Option("ComParE_2016", help="ComParE_2016 or eGeMAPSv02."),
     out: Path = typer.Option(..., help="Directory for results.json and results.md."),
     cache: Cache = DEFAULT_CACHE,
 ):
-    """openSMILE functionals + linear SVM alone, over several seeds or all LOSO folds: the
-    classical reference, on exactly the splits `reproduce` uses for the same seed."""
-    from .baseline import baseline_markdown, baseline_study
+    """openSMILE functionals + linear SVM alone, over several seeds or all folds: the classical
+    reference, on exactly the splits `reproduce` uses for the same seed."""
+    from .baseline import baseline_study
     from .checkpoint import save_json, save_text
+    from .extras import MissingExtra
+    from .report import baseline_markdown
 
     try:
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
         _fail(f"--seeds must be comma-separated integers, not {seeds!r}")
     utterances, _ = _corpus_set(corpus, root, labels)
-    study = baseline_study(utterances, protocol.value, seed_list, feature_set, cache_dir=cache / "opensmile")
+    _check_folds(protocol, folds, utterances)
+    try:
+        study = baseline_study(utterances, protocol.value, seed_list, feature_set, cache_dir=cache / "opensmile",
+                               folds=folds)
+    except (MissingExtra, ValueError) as e:
+        _fail(str(e))
     save_json(study, out / "results.json")
     save_text(baseline_markdown(study, "+".join(c.value for c in corpus)), out / "results.md")
     typer.echo((out / "results.md").read_text())
@@ -517,7 +454,7 @@ def figures_attention(
     time-shifted copy of it."""
     from .audio import AudioError
     from .figures import attention_figure
-    from .recognizer import ModelFileError, Recognizer
+    from .inference import ModelFileError, Recognizer
 
     try:
         models = {}
@@ -537,7 +474,7 @@ def figures_cosine(run: Path = typer.Argument(..., help="A run directory of `emo
     """Figure 8: cosine similarity of student features to the teacher's, with and without
     knowledge transfer, on the run's test clips."""
     from .figures import cosine_figure
-    from .recognizer import ModelFileError
+    from .inference import ModelFileError
 
     try:
         stats = cosine_figure(run, out)
@@ -548,15 +485,14 @@ def figures_cosine(run: Path = typer.Argument(..., help="A run directory of `emo
     typer.echo(f"wrote {out}")
 
 
-def _optional(modules: tuple[str, ...], extra: str, what: str) -> None:
+def _optional(extra: str, what: str) -> None:
     """Fail with the install command when an optional dependency of a command is missing."""
-    import importlib
+    from .extras import MissingExtra, require
 
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            _fail(f"{what} needs the '{name}' package, which is not installed: pip install 'emovit[{extra}]'")
+    try:
+        require(extra, what)
+    except MissingExtra as e:
+        _fail(str(e))
 
 
 @app.command()
@@ -572,9 +508,9 @@ def export(
     the file is written."""
     if format.lower() != "onnx":
         _fail(f"--format {format!r} is not supported; use onnx")
-    _optional(("onnx", "onnxruntime"), "onnx", "emovit export --format onnx")
+    _optional("onnx", "emovit export --format onnx")
     from .export import ExportError, export_onnx
-    from .recognizer import ModelFileError
+    from .inference import ModelFileError
 
     try:
         difference = export_onnx(model, out, opset=opset)
@@ -597,19 +533,19 @@ def serve(
                                   "Retry-After."),
     body_timeout: float = typer.Option(60.0, help="Seconds an upload may take to arrive (slower: HTTP 408)."),
     keep_alive: int = typer.Option(5, help="Seconds an idle connection is kept open."),
-    precision: Precision = "auto",
+    precision: Precision = None,
 ):
     """Serve the model over HTTP: a web page at / (upload or record), JSON at /v1/predict, /v1/health,
     /v1/labels."""
-    _optional(("fastapi", "uvicorn", "python_multipart"), "serve", "emovit serve")
-    from .recognizer import ModelFileError, Recognizer
+    _optional("serve", "emovit serve")
+    from .inference import ModelFileError, Recognizer
     from .serve import Limits, MiB, run
 
     if max_upload_mb <= 0 or max_seconds <= 0 or body_timeout <= 0:
         _fail("--max-upload-mb, --max-seconds and --body-timeout must be positive")
     if min(workers, max_concurrent, keep_alive) < 1 or max_queue < 0:
         _fail("--workers, --max-concurrent and --keep-alive must be at least 1, --max-queue at least 0")
-    _check_precision(precision)
+    precision = _check_precision(precision)
     try:
         recognizer = Recognizer.load(model, precision=precision)
     except ModelFileError as e:
@@ -647,12 +583,12 @@ def benchmark_speed(
                                           "(os.cpu_count()). Latency always uses 1."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the full result as JSON to this "
                                             "file ('-': print JSON instead of the table)."),
-    precision: Precision = "auto",
+    precision: Precision = None,
 ):
     """Latency (one 4 s clip file on 1 thread), batch throughput (all cores) and a long-recording timeline
     (time and peak memory, in a subprocess), for PyTorch and ONNX, next to the project's targets."""
     from .benchmark import format_report, run_benchmark
-    from .recognizer import ModelFileError
+    from .inference import ModelFileError
 
     if min(runs, batch, batch_size, repeats) < 1 or warmup < 0 or hour_seconds < 0:
         _fail("--runs, --batch, --batch-size and --repeats must be at least 1, --warmup and --hour-seconds "
@@ -663,7 +599,7 @@ def benchmark_speed(
         _fail("--window and --hop must be positive")
     if clip is not None and not clip.is_file():
         _fail(f"{clip}: no such audio file")
-    _check_precision(precision)
+    precision = _check_precision(precision)
     try:
         result = run_benchmark(model, onnx=onnx, clip=clip, clip_rate=clip_rate, precision=precision, runs=runs,
                                warmup=warmup,

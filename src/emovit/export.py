@@ -1,4 +1,4 @@
-"""ONNX export of a trained model, and a Recognizer that runs the exported file with onnxruntime.
+"""ONNX export of a trained model (`emovit export`); `emovit.inference.onnx` runs the file it writes.
 
 The exported graph holds the whole model side of the pipeline, so an ONNX file is usable on its own:
 
@@ -31,25 +31,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .features import FrontEndConfig, LogMelFrontEnd, Normalizer
-from .recognizer import ModelFileError, Recognizer
+from .config import LogMelConfig
+from .extras import MissingExtra, require
+from .features import LogMelFrontEnd
+from .inference import ModelFileError, OnnxRecognizer, Recognizer, TorchRecognizer
+from .inference.onnx import EMBEDDING, INPUT, ONNX_FORMAT, PROBABILITIES
 
-ONNX_FORMAT = "emovit-onnx/1"
 OPSET = 17
-INSTALL_HINT = "pip install 'emovit[onnx]'"
-INPUT, PROBABILITIES, EMBEDDING = "waveform", "probabilities", "embedding"
 
 
 class ExportError(RuntimeError):
     """Export failed or produced a graph that does not agree with the PyTorch model."""
-
-
-def _need(module: str, what: str):
-    """Import an optional dependency or say how to install it (the package works without it)."""
-    try:
-        return __import__(module)
-    except ImportError:
-        raise ModelFileError(f"{what} needs the '{module}' package, which is not installed: {INSTALL_HINT}") from None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -71,7 +63,7 @@ class ExportFrontEnd(nn.Module):
 
     SUBSEQUENCES = 32  # P (at most): 16 and 32 ran alike in onnxruntime on 1 thread, 8 and 64 slower
 
-    def __init__(self, config: FrontEndConfig):
+    def __init__(self, config: LogMelConfig):
         super().__init__()
         if config.image_size[0] != config.n_mels:
             raise ExportError(f"export supports images with one row per mel band, not {config.image_size}")
@@ -124,14 +116,12 @@ class ExportFrontEnd(nn.Module):
 class ExportGraph(nn.Module):
     """Waveform -> (probabilities, embedding): front end, normaliser and network in one module."""
 
-    def __init__(self, recognizer: Recognizer):
+    def __init__(self, recognizer: TorchRecognizer):
         super().__init__()
-        self.frontend = ExportFrontEnd(recognizer.frontend.config)
+        self.frontend = ExportFrontEnd(recognizer.frontend_config)
         self.mean, self.std = recognizer.normalizer.mean, recognizer.normalizer.std
         self.model = recognizer.model
-        # logits = head(pooled(x)); taking them apart gives both outputs from one pass through the network
-        head = getattr(self.model, "head", None)
-        self.head = head if head is not None else self.model.vit.mlp_head
+        self.head = self.model.head  # logits = head(pooled(x)): both outputs from one pass through the network
 
     def forward(self, waves: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         images = (self.frontend(waves) - self.mean) / self.std
@@ -143,8 +133,8 @@ class ExportGraph(nn.Module):
 # export
 
 
-def _metadata(recognizer: Recognizer) -> dict[str, str]:
-    config = recognizer.frontend.config
+def _metadata(recognizer: TorchRecognizer) -> dict[str, str]:
+    config = recognizer.frontend_config
     return {
         "emovit_format": ONNX_FORMAT,
         "labels": json.dumps(recognizer.labels),
@@ -179,10 +169,16 @@ def export_onnx(model: str | Path | Recognizer | None, out: str | Path, opset: i
     ``out`` as ONNX; returns the largest probability difference to PyTorch on :func:`probe_signals`,
     checked before the file is put in place so a bad export never replaces a good one
     (``tolerance=None`` skips the check).  Raises ModelFileError for a bad model or a missing package."""
-    onnx = _need("onnx", "ONNX export")
+    try:
+        onnx, _ = require("onnx", "ONNX export")
+    except MissingExtra as e:
+        raise ModelFileError(str(e)) from None
     recognizer = model if isinstance(model, Recognizer) else Recognizer.load(model, precision="fp32")
     if isinstance(recognizer, OnnxRecognizer):
         raise ModelFileError(f"{recognizer.path}: is already an ONNX model")
+    if not isinstance(recognizer.frontend_config, LogMelConfig):
+        raise ExportError(f"{recognizer.path}: export writes log-Mel models; this one reads "
+                          f"{recognizer.frontend_config.kind} features")
     if recognizer.precision != "fp32":  # the graph is fp32: check it against PyTorch's fp32 answers
         recognizer = copy.copy(recognizer)
         recognizer.precision = "fp32"
@@ -201,13 +197,13 @@ def export_onnx(model: str | Path | Recognizer | None, out: str | Path, opset: i
         for key, value in _metadata(recognizer).items():
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, value
-        proto.doc_string = (f"emovit {recognizer.model.config.kind}: {INPUT} -> {PROBABILITIES}, {EMBEDDING}; "
+        proto.doc_string = (f"emovit {recognizer.model.config.arch}: {INPUT} -> {PROBABILITIES}, {EMBEDDING}; "
                             "labels and front end in metadata_props")
         onnx.checker.check_model(proto)
         onnx.save(proto, tmp)
         difference = float("nan")
         if tolerance is not None:
-            difference = parity(recognizer, OnnxRecognizer.load(tmp, threads=torch.get_num_threads()))
+            difference = parity(recognizer, OnnxRecognizer.open(tmp, threads=torch.get_num_threads()))
             if not difference <= tolerance:
                 raise ExportError(f"the ONNX graph disagrees with PyTorch: max probability difference "
                                   f"{difference:.2e} > {tolerance:g}")
@@ -220,85 +216,4 @@ def export_onnx(model: str | Path | Recognizer | None, out: str | Path, opset: i
 def parity(a: Recognizer, b: Recognizer, clips: np.ndarray | None = None) -> float:
     """Largest absolute difference between two recognizers' probabilities on the same clips."""
     clips = probe_signals(a.clip_seconds, a.sample_rate) if clips is None else clips
-    return float(np.abs(a._probabilities(list(clips)) - b._probabilities(list(clips))).max())
-
-
-# ----------------------------------------------------------------------------------------------
-# inference
-
-
-class OnnxRecognizer(Recognizer):
-    """:class:`Recognizer` (predict, predict_batch, timeline, embed) over an exported ONNX file.
-
-    Decoding and clipping are the Recognizer's; the graph does the rest, so only onnxruntime (not
-    PyTorch's model code) runs per request.  ``threads`` defaults to PyTorch's thread count, so
-    OMP_NUM_THREADS limits both backends the same way.
-    """
-
-    def __init__(self, session, labels: list[str], frontend: FrontEndConfig, normalizer: Normalizer,
-                 path: Path | None = None, meta: dict | None = None):
-        self.session = session
-        self.labels = list(labels)
-        self.config = frontend
-        self.normalizer = normalizer
-        self.path = path
-        self.meta = meta or {}
-        self.device = torch.device("cpu")
-        self.precision = "fp32"  # what the exported graph computes in
-        self.model = None  # no PyTorch network: the graph is the model
-
-    @classmethod
-    def load(cls, model: str | Path | None = None, device: str | torch.device = "cpu",
-             threads: int | None = None) -> "OnnxRecognizer":
-        """Open an ONNX file written by :func:`export_onnx`; CUDA when ``device`` is cuda and
-        onnxruntime has it, else the CPU."""
-        ort = _need("onnxruntime", "Running an ONNX model")
-        path = Path(model) if model is not None else None
-        if path is None or not path.is_file():
-            raise ModelFileError(f"{path}: no such ONNX file")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or torch.get_num_threads()
-        options.inter_op_num_threads = 1
-        providers = ["CPUExecutionProvider"]
-        if str(device).startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
-            providers.insert(0, "CUDAExecutionProvider")
-        try:
-            session = ort.InferenceSession(str(path), options, providers=providers)
-        except Exception as e:  # onnxruntime raises its own exception types for every kind of bad file
-            raise ModelFileError(f"{path}: not an ONNX model onnxruntime can run "
-                                 f"({str(e).splitlines()[0][:200]})") from None
-        props = session.get_modelmeta().custom_metadata_map
-        if props.get("emovit_format") != ONNX_FORMAT:
-            found = props.get("emovit_format")
-            raise ModelFileError(f"{path}: not an emovit ONNX file (format {found!r}; expected {ONNX_FORMAT!r}, "
-                                 "as written by `emovit export`)")
-        try:
-            labels = [str(label) for label in json.loads(props["labels"])]
-            frontend = FrontEndConfig.from_dict(json.loads(props["frontend"]))
-            norm = json.loads(props["normalizer"])
-            normalizer = Normalizer(float(norm["mean"]), float(norm["std"]))
-            meta = json.loads(props.get("meta", "{}"))
-        except (KeyError, TypeError, ValueError) as e:
-            raise ModelFileError(f"{path}: damaged emovit ONNX metadata ({e})") from None
-        names = [o.name for o in session.get_outputs()]
-        if [i.name for i in session.get_inputs()] != [INPUT] or names[:1] != [PROBABILITIES]:
-            raise ModelFileError(f"{path}: unexpected graph inputs/outputs (need {INPUT} -> {PROBABILITIES})")
-        return cls(session, labels, frontend, normalizer, path, meta)
-
-    @property
-    def sample_rate(self) -> int:
-        return self.config.sample_rate
-
-    @property
-    def clip_seconds(self) -> float:
-        return self.config.clip_seconds
-
-    def _run(self, clips: list[np.ndarray], output: str) -> np.ndarray:
-        return self.session.run([output], {INPUT: np.stack(clips).astype(np.float32, copy=False)})[0]
-
-    def _probabilities(self, clips: list[np.ndarray]) -> np.ndarray:
-        return self._run(clips, PROBABILITIES).astype(np.float32, copy=False)
-
-    def embed(self, source, sample_rate: int | None = None) -> np.ndarray:
-        wave, _ = self._decode(source, sample_rate)
-        return self._run([self._clip(wave)], EMBEDDING)[0]
+    return float(np.abs(a.probabilities(list(clips)) - b.probabilities(list(clips))).max())

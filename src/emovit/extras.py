@@ -14,16 +14,17 @@ class MissingExtra(ImportError):
     """An optional dependency is not installed; the message says what needs it and how to install it."""
 
 
-def require(extra: str, what: str) -> list[ModuleType]:
-    """Import every module of `extra`, or raise MissingExtra naming `what` needs it."""
-    modules = []
-    for name in EXTRAS[extra]:
+def require(extra: str, what: str, modules: tuple[str, ...] | None = None) -> list[ModuleType]:
+    """Import the modules of `extra` (or just `modules` of it), or raise MissingExtra saying that `what`
+    needs them and how to install them."""
+    imported = []
+    for name in modules or EXTRAS[extra]:
         try:
-            modules.append(importlib.import_module(name))
+            imported.append(importlib.import_module(name))
         except ImportError:
             raise MissingExtra(f"{what} needs the '{name}' package, which is not installed: "
                                f".venv/bin/pip install -e '.[{extra}]' in a checkout, or pip install 'emovit[{extra}]'") from None
-    return modules
+    return imported
 
 
 def available(extra: str) -> bool:

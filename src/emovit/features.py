@@ -10,8 +10,7 @@ Normalisation by training-split mean and std is applied later (`Normalizer`), no
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import librosa
@@ -20,41 +19,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .audio import centre_fit, fit_length
 from .checkpoint import atomic_write
-
-
-@dataclass(frozen=True)
-class FrontEndConfig:
-    sample_rate: int = 16000
-    clip_seconds: float = 4.0
-    n_fft: int = 1024
-    hop_length: int = 64
-    win_length: int = 512
-    n_mels: int = 128
-    top_db: float = 80.0
-    image_size: tuple[int, int] = (128, 128)  # (mel bands, time steps)
-
-    @property
-    def clip_samples(self) -> int:
-        return int(round(self.sample_rate * self.clip_seconds))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "FrontEndConfig":
-        d = dict(d)
-        d["image_size"] = tuple(d["image_size"])
-        return cls(**d)
-
-    def fingerprint(self) -> str:
-        return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+from .config import FrontEndSettings, LogMelConfig, MfccConfig
+from .mfcc import MfccFrontEnd
 
 
 class LogMelFrontEnd(nn.Module):
     """Waveforms (batch, samples) at 16 kHz -> log-Mel images (batch, 1, 128, 128) in dB."""
 
-    def __init__(self, config: FrontEndConfig = FrontEndConfig()):
+    def __init__(self, config: LogMelConfig = LogMelConfig()):
         super().__init__()
         self.config = config
         window = torch.hamming_window(config.win_length, periodic=True, dtype=torch.float64)
@@ -104,6 +78,19 @@ class LogMelFrontEnd(nn.Module):
                              antialias=True)
 
 
+def build_frontend(config: FrontEndSettings) -> nn.Module:
+    """The front end a config describes: waveforms (batch, clip samples) -> images (batch, 1, H, W)."""
+    return MfccFrontEnd(config) if isinstance(config, MfccConfig) else LogMelFrontEnd(config)
+
+
+def fit_clip(wave: np.ndarray, config: FrontEndSettings) -> np.ndarray:
+    """One recording cut to the clip a front end reads: its start (the paper's log-Mel) or its centre
+    (TIM-Net's MFCC), zero-padded to the clip length."""
+    if config.crop == "centre":
+        return centre_fit(wave, config.clip_samples)
+    return fit_length(wave, config.clip_seconds, config.sample_rate)
+
+
 def mel_bands(basis: torch.Tensor, group: int = 16) -> list[tuple[int, int, int, int]]:
     """(first filter, end filter, first bin, end bin) for consecutive groups of `group` mel filters of
     a (filters x bins) basis: the bins outside [first bin, end bin) are zero in every filter of the
@@ -148,7 +135,7 @@ class FeatureCache:
     the wrong shape is treated as missing and rebuilt.
     """
 
-    def __init__(self, root: str | Path, config: FrontEndConfig):
+    def __init__(self, root: str | Path, config: FrontEndSettings):
         self.root = Path(root) / f"logmel-{config.fingerprint()}"
         self.root.mkdir(parents=True, exist_ok=True)
         self.shape = (1, *config.image_size)

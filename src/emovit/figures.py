@@ -16,17 +16,17 @@ import torch
 from matplotlib.figure import Figure
 from scipy.ndimage import gaussian_filter
 
-from .audio import fit_length, load_audio
+from .audio import load_audio
+from .inference import Recognizer, TorchRecognizer
 from .metrics import save_figure
-from .recognizer import Recognizer
 
 
-def attention_map(recognizer: Recognizer, wave: np.ndarray, sigma: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+def attention_map(recognizer: TorchRecognizer, wave: np.ndarray, sigma: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
     """(log-Mel image in dB, smoothed CLS attention on the same H x W grid) for one clip."""
     model = recognizer.model
     if not hasattr(model, "cls_attention"):
         raise ValueError(f"{recognizer.path}: this architecture has no CLS attention map")
-    clip = fit_length(wave, recognizer.clip_seconds, recognizer.sample_rate)
+    clip = recognizer.clip(wave)
     with torch.inference_mode():
         image = recognizer.frontend(torch.from_numpy(clip)[None].to(recognizer.device))
         attention = model.cls_attention(recognizer.normalizer(image))[0].float().cpu().numpy()
@@ -37,7 +37,7 @@ def attention_map(recognizer: Recognizer, wave: np.ndarray, sigma: float = 2.0) 
     return image[0, 0].cpu().numpy(), gaussian_filter(full, sigma)
 
 
-def attention_figure(models: dict[str, Recognizer], paths: list[str], out: str | Path, shift_seconds: float = 0.5,
+def attention_figure(models: dict[str, TorchRecognizer], paths: list[str], out: str | Path, shift_seconds: float = 0.5,
                      sigma: float = 2.0) -> None:
     """Rows: each clip and its copy shifted later by `shift_seconds`; columns: the spectrogram,
     then each model's attention over it (brighter = more attention)."""

@@ -12,91 +12,18 @@ The padding of the centred STFT's ends is librosa's default `pad_mode`: zeros si
 (the authors' requirement.txt pins 0.9.2; 0.11 is installed here), reflection before (their
 README names 0.8.1). `pad_mode="reflect"` gives the older features.
 
-As with the log-Mel front end, fitting the clip (`centre_fit`, the caller's job) comes first and
-normalisation later (`emovit.features.Normalizer`).
+As with the log-Mel front end, fitting the clip (`emovit.audio.centre_fit`, the caller's job) comes
+first and normalisation later (`emovit.features.Normalizer`); the settings are `emovit.config.MfccConfig`.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-from dataclasses import asdict, dataclass
 
 import librosa
-import numpy as np
 import torch
 from torch import nn
 
-# `mean_signal_length` per corpus (samples at 22050 Hz) from the authors' README and extract_feature.py
-MEAN_SIGNAL_LENGTH = {"casia": 88000, "emodb": 96000, "emovo": 96000, "iemocap": 310000, "ravdess": 110000,
-                      "savee": 130000}
-PAD_MODES = ("constant", "reflect")
-
-
-def centre_fit(wave: np.ndarray, length: int) -> np.ndarray:
-    """`wave` zero-padded or cropped about its centre to `length` samples, as get_feature does.
-
-    Padding splits the shortfall in half, the odd sample going at the end; cropping keeps
-    `length` samples from (len - length) // 2."""
-    wave = np.asarray(wave, dtype=np.float32)
-    if wave.ndim != 1:
-        raise ValueError(f"centre_fit expects a 1-D waveform, got shape {wave.shape}")
-    if len(wave) < length:
-        pad = length - len(wave)
-        return np.pad(wave, (pad // 2, pad // 2 + pad % 2))
-    start = (len(wave) - length) // 2
-    return wave[start:start + length].copy()
-
-
-@dataclass(frozen=True)
-class MfccConfig:
-    sample_rate: int = 22050
-    clip_samples: int = MEAN_SIGNAL_LENGTH["emodb"]
-    n_fft: int = 2048
-    hop_length: int = 512
-    n_mels: int = 128
-    n_mfcc: int = 39
-    top_db: float = 80.0
-    pad_mode: str = "constant"
-
-    def __post_init__(self):
-        if self.pad_mode not in PAD_MODES:
-            raise ValueError(f"pad_mode must be one of {PAD_MODES}, not {self.pad_mode!r}")
-        if self.n_mfcc > self.n_mels:
-            raise ValueError(f"n_mfcc={self.n_mfcc} exceeds n_mels={self.n_mels}")
-
-    @classmethod
-    def for_corpus(cls, corpus: str, **overrides) -> "MfccConfig":
-        """The authors' settings for one corpus (its clip length); `overrides` replace fields."""
-        if corpus not in MEAN_SIGNAL_LENGTH:
-            raise ValueError(f"no TIM-Net clip length for {corpus!r}; known: {', '.join(MEAN_SIGNAL_LENGTH)}")
-        return cls(**{"clip_samples": MEAN_SIGNAL_LENGTH[corpus], **overrides})
-
-    @property
-    def clip_seconds(self) -> float:
-        return self.clip_samples / self.sample_rate
-
-    @property
-    def frames(self) -> int:
-        return 1 + self.clip_samples // self.hop_length  # centred frames
-
-    @property
-    def image_size(self) -> tuple[int, int]:
-        """(coefficients, frames): 39 x 188 for EmoDB's 96000 samples."""
-        return (self.n_mfcc, self.frames)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "MfccConfig":
-        d = dict(d)
-        d.pop("image_size", None)  # derived; tolerated so a dict with it round-trips
-        return cls(**d)
-
-    def fingerprint(self) -> str:
-        return hashlib.sha1(json.dumps({"kind": "mfcc", **self.to_dict()}, sort_keys=True).encode()).hexdigest()[:16]
-
+from .config import MfccConfig
 
 def dct_ortho(n_out: int, n_in: int) -> torch.Tensor:
     """First `n_out` rows of the orthonormal DCT-II matrix on `n_in` points (scipy's type 2, 'ortho')."""

@@ -24,7 +24,6 @@ count, not a property of the network.
 """
 from __future__ import annotations
 
-import inspect
 import statistics
 import time
 from itertools import chain
@@ -72,13 +71,11 @@ def _flops(model: torch.nn.Module, image_size, **kwargs) -> dict:
 
 def count(model: torch.nn.Module, image_size=None) -> dict:
     """Parameters and GMACs of one forward pass of one (1, 1, H, W) input (H, W from the config)."""
-    if image_size is None:
-        image_size = getattr(getattr(model, "config", None), "image_size", (128, 128))
+    image_size = image_size or model.config.image_size
     params = sum(p.numel() for p in model.parameters())
     run = _flops(model, image_size)
-    # Models that skip work the output does not read (ViT's last layer) can be counted in full.
-    full = _flops(model, image_size, every_token=True) \
-        if "every_token" in inspect.signature(model.forward).parameters else run
+    # Models that skip work the output does not read (ViT's last layer) are also counted in full.
+    full = _flops(model, image_size, every_token=True) if model.cls_only_last_layer else run
     total = sum(full.values())
     attention = sum(v for op, v in full.items() if op in _ATTENTION_OPS)
     return {"params": params, "params_m": params / 1e6, "gmacs": (total - attention) / 2e9,

@@ -486,6 +486,26 @@ def emobox_folds(utterances: list[Utterance], table: str | Path | None = None, s
     return EmoboxFolds(folds, corpus, left_out, labels_not_required)
 
 
+FOLD_PROTOCOLS = ("loso", "kfold", "emobox")  # several test folds, pooled
+
+
+def protocol_splits(utterances: list[Utterance], protocol: str, seed: int = 0, views: int = 4,
+                    folds: int = 10) -> tuple[list[Split], dict]:
+    """The splits of `protocol` (one for paper, paper-leaky and speaker; the folds of loso, kfold with
+    `folds` folds, and emobox) and what the protocol reports about the corpus: for emobox, the
+    utterances its table has no row for (`emobox_left_out`)."""
+    if protocol == "loso":
+        return loso_folds(utterances, seed=seed, views=views), {}
+    if protocol == "kfold":
+        return kfold_folds(utterances, k=folds, seed=seed, views=views), {"kfold_folds": folds}
+    if protocol == "emobox":
+        result = emobox_folds(utterances, seed=seed, views=views)
+        found = result.report()
+        return list(result), {"emobox_left_out": found["left_out"],
+                              "emobox_labels_not_required": found["labels_not_required"]}
+    return [make_split(utterances, protocol, seed=seed, views=views)], {}
+
+
 def leakage_audit(split: Split) -> dict:
     """What the test part shares with the parts a model learns or is selected on.
 

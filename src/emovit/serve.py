@@ -35,10 +35,9 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect
 
-from .audio import AudioError, load_audio
-from .recognizer import Prediction, Recognizer
+from .audio import AudioError, decode
+from .inference import Prediction, Recognizer
 
-INSTALL_HINT = "pip install 'emovit[serve]'"
 MiB = 1024 * 1024
 RAW_TYPES = ("application/octet-stream",)  # besides audio/*
 ENV_PREFIX = "EMOVIT_SERVE_"
@@ -58,10 +57,6 @@ class Limits:
     max_queue: int = 32  # further predictions admitted to wait (each holds its body in memory); more: 503
     body_timeout: float = 60.0  # seconds for the whole body to arrive once the headers have; slower: 408
     max_windows: int = 1000  # timeline windows per request (a tiny hop would mean millions of passes)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def _limit_text(limit: int) -> str:
@@ -113,14 +108,6 @@ async def _multipart_file(request: Request, body: bytes, limit: int) -> tuple[by
         await form.close()
 
 
-def _as_json(prediction: Prediction) -> dict:
-    result = {"label": prediction.label, "probabilities": prediction.probabilities, "duration": prediction.duration}
-    if prediction.timeline is not None:
-        result["timeline"] = [{"start": s.start, "end": s.end, "label": s.label, "probabilities": s.probabilities}
-                              for s in prediction.timeline]
-    return result
-
-
 def _named(data: bytes, name: str) -> io.BytesIO:
     """In-memory stream whose name shows in AudioError messages (never used as a path)."""
     stream = io.BytesIO(data)
@@ -145,17 +132,19 @@ def create_app(recognizer: Recognizer, max_upload_bytes: int = 20 * MiB, max_sec
 
     app = FastAPI(title="emovit", summary="Speech emotion recognition", version="1", lifespan=lifespan)
     model_name = recognizer.path.name if recognizer.path else "bundled"
-    backend = "onnx" if getattr(recognizer, "session", None) is not None else "pytorch"
+    backend = recognizer.backend
     page = resources.files("emovit").joinpath("web/index.html").read_text(encoding="utf-8")
 
     def classify(data: bytes, name: str, window: float | None, hop: float | None) -> Prediction:
         if not data:
             raise AudioError(f"{name}: is empty (0 bytes)")
         # Decoding first checks everything (too long, NaN, too short, silent) for both kinds of answer.
-        wave = load_audio(_named(data, name), recognizer.sample_rate, max_seconds=max_seconds)
+        decoded = decode(_named(data, name), recognizer.sample_rate, max_seconds=max_seconds)
         if window is None:
-            return recognizer.predict(wave, sample_rate=recognizer.sample_rate)
-        windows = math.ceil(len(wave) / recognizer.sample_rate / hop)
+            prediction = recognizer.predict(decoded.wave, sample_rate=recognizer.sample_rate)
+            prediction.source, prediction.warnings = name, decoded.warnings  # e.g. a truncated upload
+            return prediction
+        windows = math.ceil(len(decoded.wave) / recognizer.sample_rate / hop)
         if windows > limits.max_windows:
             raise HTTPException(422, f"a timeline with hop {hop:g} s would take {windows} windows, more than the "
                                      f"{limits.max_windows} allowed: raise hop or send a shorter recording")
@@ -213,7 +202,7 @@ def create_app(recognizer: Recognizer, max_upload_bytes: int = 20 * MiB, max_sec
                 raise HTTPException(422, str(e)) from None
         finally:
             admission.release()
-        return _as_json(prediction)
+        return prediction.to_dict()
 
     return app
 

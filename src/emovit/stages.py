@@ -21,28 +21,15 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from . import distributed
 from .checkpoint import load_torch, save_json, save_torch
+from .config import StageConfig
 from .metrics import classification_report
 from .precision import autocast
+from .progress import Progress, report
 
 STAGE_LOSSES = {"teacher": "ce", "match": "l1", "student": "ce+l1", "plain": "ce"}
-
-
-@dataclass
-class StageConfig:
-    """Optimiser and schedule of one stage. Defaults are the paper's."""
-
-    epochs: int = 50
-    batch_size: int = 4
-    lr: float = 1e-4
-    lr_halve_every: int = 10
-    alpha: float = 10.0
-    select: str = "best"  # "best" validation epoch or "last"
-    seed: int = 0
-    checkpoint_every: int = 200  # steps; a checkpoint is also written at every epoch end
 
 
 @dataclass
@@ -68,11 +55,10 @@ def infer(model: torch.nn.Module, images: torch.Tensor, device: torch.device, pr
           batch_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits and pooled features of `images`, in eval mode, in fp32 on the CPU.
 
-    Any model with `pooled(x)` and a `head` (logits = head(pooled)) will do: the paper's networks
-    and the peer models of `emovit.models` alike. Batches hold 64 images unless the model asks for
-    fewer with an `inference_batch` attribute (SepTr 1x1 has 16,512 tokens per clip).
+    Any network of `emovit.models` will do (`pooled(x)`, `head`, `inference_batch`: SepTr 1x1, with
+    16,512 tokens per clip, asks for smaller batches than the 64 of the others).
     """
-    batch_size = batch_size or getattr(model, "inference_batch", 64)
+    batch_size = batch_size or model.inference_batch
     model.eval()
     logits, pooled = [], []
     for i in range(0, len(images), batch_size):
@@ -112,11 +98,11 @@ class _Objective(torch.nn.Module):
         return pooled, (None if self.kind == "l1" else self.model.head(pooled))
 
 
-def _sample_losses(kind: str, pooled, logits, y, target, alpha: float) -> torch.Tensor:
-    """Per-sample loss: CE, L1 (mean over feature dimensions) or CE + alpha * L1."""
+def _sample_losses(kind: str, pooled, logits, y, target, alpha: float, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Per-sample loss: CE (with label smoothing), L1 (mean over feature dimensions) or CE + alpha * L1."""
     losses = 0.0
     if kind != "l1":
-        losses = F.cross_entropy(logits.float(), y, reduction="none")
+        losses = F.cross_entropy(logits.float(), y, reduction="none", label_smoothing=label_smoothing)
     if kind != "ce":
         losses = losses + (alpha if kind == "ce+l1" else 1.0) * (pooled.float() - target).abs().mean(dim=1)
     return losses
@@ -146,10 +132,20 @@ def _score(kind: str, metrics: dict) -> float:
     return metrics["val_ua"] - 1e-3 * metrics["val_loss"]  # loss breaks UA ties
 
 
+def make_optimizer(model: torch.nn.Module, config: StageConfig):
+    """The stage's optimiser and its learning-rate schedule (stepped once per epoch)."""
+    kind = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    optimizer = kind(model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
+    if config.schedule == "constant":
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+    return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_halve_every, gamma=0.5)
+
+
 def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageConfig, out_dir: str | Path,
               labels: list[str], device: torch.device = torch.device("cpu"), precision: str = "fp32",
-              progress: bool = True, on_step: Callable[[int], None] | None = None) -> dict:
-    """Train one stage, resuming from out_dir/checkpoint.pt if a previous run stopped.
+              progress: bool = True, on_step: Callable[[int], None] | None = None, seed: int = 0) -> dict:
+    """Train one stage, resuming from out_dir/checkpoint.pt if a previous run stopped.  `seed` fixes
+    the order of samples and the view drawn for each, epoch by epoch.
 
     Writes out_dir/final.pt (the selected weights) and history.json; returns the summary.
     """
@@ -161,8 +157,7 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
         model.load_state_dict(final["model"])
         return final["summary"]
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_halve_every, gamma=0.5)
+    optimizer, scheduler = make_optimizer(model, config)
     state = {"epoch": 0, "batch": 0, "history": [], "best_score": -math.inf, "best_epoch": None,
              "loss_sum": 0.0, "correct": 0, "seen": 0, "wall": 0.0}
     if ckpt_path.exists():
@@ -172,14 +167,13 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
         scheduler.load_state_dict(ckpt["scheduler"])
         torch.set_rng_state(ckpt["torch_rng"])
         state = ckpt["state"]
-        if progress:
-            tqdm.write(f"[{name}] resuming at epoch {state['epoch'] + 1}, batch {state['batch']}")
+        report(f"[{name}] resuming at epoch {state['epoch'] + 1}, batch {state['batch']}", progress)
 
     def checkpoint():
         if distributed.writes():
             save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
-                        "state": state, "config": asdict(config)}, ckpt_path)
+                        "state": state, "config": asdict(config), "seed": seed}, ckpt_path)
         distributed.sync_replicas()
 
     objective = _Objective(model, kind)
@@ -189,15 +183,16 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
             find_unused_parameters=kind == "l1")
     rank, world = (distributed.rank(), distributed.world_size()) if distributed.data_parallel() else (0, 1)
     n, views = data.train_images.shape[:2]
+    views = min(views, config.views or views)
     steps_per_epoch = math.ceil(n / config.batch_size)
     step_counter = 0
     while state["epoch"] < config.epochs:
         epoch = state["epoch"]
         started = time.perf_counter()
-        order, view_of = _epoch_plan(n, views, config.seed, epoch)
+        order, view_of = _epoch_plan(n, views, seed, epoch)
         model.train()
-        bar = tqdm(range(state["batch"], steps_per_epoch), desc=f"{name} {epoch + 1}/{config.epochs}",
-                   disable=None if progress and distributed.writes() else True, leave=False, unit="step")
+        bar = Progress(range(state["batch"], steps_per_epoch), f"{name} epoch {epoch + 1}/{config.epochs}",
+                       total=steps_per_epoch, done=state["batch"], enabled=progress and distributed.writes())
         for b in bar:
             batch = order[b * config.batch_size:(b + 1) * config.batch_size]
             idx = batch.tensor_split(world)[rank]  # this rank's share of the global batch
@@ -206,7 +201,7 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
             target = data.train_targets[idx, view_of[idx]].to(device) if data.train_targets is not None else None
             with autocast(device, precision):
                 pooled, logits = objective(x)
-                losses = _sample_losses(kind, pooled, logits, y, target, config.alpha)
+                losses = _sample_losses(kind, pooled, logits, y, target, config.alpha, config.label_smoothing)
             # sum / global batch, times world because DDP averages gradients over ranks:
             # the update is the single-process one whatever the share of each rank
             loss = losses.sum() * (world / len(batch))
@@ -222,7 +217,7 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
             postfix = {"loss": f"{state['loss_sum'] / state['seen']:.4f}"}
             if kind != "l1":
                 postfix["acc"] = f"{state['correct'] / state['seen']:.3f}"
-            bar.set_postfix(postfix, refresh=False)
+            bar.set_note(postfix)
             step_counter += 1
             if on_step is not None:
                 on_step(step_counter)
@@ -248,13 +243,12 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
         state.update(epoch=epoch + 1, batch=0, loss_sum=0.0, correct=0, seen=0)
         state["wall"] += time.perf_counter() - started
         checkpoint()
-        if progress and distributed.writes():
-            shown = {k: float(f"{v:.4g}") for k, v in record.items() if isinstance(v, float)}
-            tqdm.write(f"[{name}] epoch {epoch + 1}/{config.epochs} {shown}")
+        shown = {k: float(f"{v:.4g}") for k, v in record.items() if isinstance(v, float)}
+        report(f"[{name}] epoch {epoch + 1}/{config.epochs} {shown}", progress and distributed.writes())
     best = load_torch(out_dir / "best.pt")
     model.load_state_dict(best["model"])
     summary = {"stage": name, "loss": kind, "epochs": config.epochs, "selected_epoch": best["epoch"],
-               "select": config.select, "wall_seconds": state["wall"], "config": asdict(config),
+               "select": config.select, "wall_seconds": state["wall"], "config": asdict(config), "seed": seed,
                "history": state["history"], "precision": precision}
     if distributed.writes():
         save_json(state["history"], out_dir / "history.json")

@@ -11,14 +11,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from .audio import AudioError, fit_length, load_audio
+from .audio import AudioError, load_audio
 from .augment import augment
-from .features import FeatureCache, LogMelFrontEnd, file_digest
+from .config import AugmentConfig
+from .features import FeatureCache, file_digest, fit_clip
+from .progress import Progress
 
 VIEW_KINDS = ("original", "noise", "shift", "speed")
-AUGMENT_VERSION = "1"  # bump when augment.py's parameters change, so cached copies are rebuilt
+AUGMENT_VERSION = "1"  # bump when augment.py's code changes, so cached copies are rebuilt
 
 
 @dataclass
@@ -30,21 +31,25 @@ class ImageSet:
     failures: dict[str, str] = field(default_factory=dict)
 
 
-def _cache_key(digest: str, view: int, seed: int, frontend_print: str) -> str:
+def _cache_key(digest: str, view: int, seed: int, frontend_print: str, augment_config: AugmentConfig) -> str:
     aug = "" if view == 0 else f"{VIEW_KINDS[view]}:{seed}:{AUGMENT_VERSION}"
+    if view and augment_config != AugmentConfig():  # other ranges, other copies (default keys as before)
+        aug += f":{augment_config.fingerprint()}"
     return hashlib.sha1(f"{digest}|{view}|{aug}|{frontend_print}".encode()).hexdigest()
 
 
-def _view_wave(wave: np.ndarray, view: int, digest: str, seed: int) -> np.ndarray:
+def _view_wave(wave: np.ndarray, view: int, digest: str, seed: int, config: AugmentConfig, rate: int) -> np.ndarray:
     if view == 0:
         return wave
     rng = np.random.default_rng([seed, view, int(digest[:12], 16)])
-    return augment(wave, VIEW_KINDS[view], rng)
+    return augment(wave, VIEW_KINDS[view], rng, config, rate)
 
 
-def build_images(items: list[tuple[str, int]], frontend: LogMelFrontEnd, cache: FeatureCache | None,
-                 seed: int = 0, batch_size: int = 32, progress: bool = True, desc: str = "features") -> ImageSet:
-    """Decode, augment, crop/pad and turn each (path, view) into a log-Mel image.
+def build_images(items: list[tuple[str, int]], frontend, cache: FeatureCache | None, seed: int = 0,
+                 augment_config: AugmentConfig = AugmentConfig(), batch_size: int = 32, progress: bool = True,
+                 desc: str = "features") -> ImageSet:
+    """Decode, augment, crop/pad and turn each (path, view) into an image with `frontend` (an
+    `emovit.features.build_frontend` module: log-Mel or MFCC).
 
     Each file is read and hashed once however many views it has; images come from the cache
     when present. A file that cannot be decoded is reported in `failures` and the rest go on.
@@ -71,13 +76,13 @@ def build_images(items: list[tuple[str, int]], frontend: LogMelFrontEnd, cache: 
         pending.clear()
 
     fprint = config.fingerprint()
-    for path, views in tqdm(by_path.items(), desc=desc, disable=None if progress else True, unit="file"):
+    for path, views in Progress(list(by_path.items()), desc, enabled=progress, unit="file"):
         try:
             digest = file_digest(path)
         except OSError as e:
             failures[path] = f"{path}: cannot read ({e.strerror or e})"
             continue
-        keys = {v: _cache_key(digest, v, seed, fprint) for v in views}
+        keys = {v: _cache_key(digest, v, seed, fprint, augment_config) for v in views}
         missing = []
         for v in views:
             img = cache.get(keys[v]) if cache is not None else None
@@ -93,7 +98,7 @@ def build_images(items: list[tuple[str, int]], frontend: LogMelFrontEnd, cache: 
             failures[path] = str(e)
             continue
         for v in missing:
-            pending_waves.append(fit_length(_view_wave(wave, v, digest, seed), config.clip_seconds, config.sample_rate))
+            pending_waves.append(fit_clip(_view_wave(wave, v, digest, seed, augment_config, config.sample_rate), config))
             pending.append(((path, v), keys[v]))
             if len(pending) >= batch_size:
                 flush()

@@ -8,9 +8,8 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..audio import AUDIO_EXTENSIONS
 from .manifest import Utterance
-
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 _IGNORED_DIRS = {"__MACOSX"}  # resource-fork folders left by macOS zip archives
 
 

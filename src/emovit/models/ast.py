@@ -17,16 +17,7 @@ local checkpoint the model trains from scratch. Kim & Lee say ImageNet pretraini
 for their Table 2; a from-scratch AST is therefore a different (weaker) baseline unless a
 checkpoint is given, and results must say which.
 
-Sizes (7 classes, one 128x128 input; `emovit profile` measures them; GMACs in layers with
-weights / with attention's products too):
-  16x16, stride 16:  64 patches,  85,312,519 params (85.3M),  5.62 /  5.70 GMACs
-  16x16, stride 10: 144 patches,  85,373,959 params (85.4M), 12.43 / 12.82 GMACs
-The paper's Table 3 prints AST 21.4M / 74.9 GMACs. 21.4M is not what the stated configuration
-gives (the ViT-Base blocks alone are 12 x 7,087,872 = 85.1M); it is, to the first decimal, what a
-DeiT-*Small* shape gives (dim 384, 6 heads: 21.42M at 64 patches), so the authors probably ran
-AST's `small224` size while describing the base one. 74.9 GMACs matches none of the
-configurations we tried (base or small, stride 16 or 10, 128 to 1024 frames: 1.4 to 130.5).
-We build what the paper states and report the difference rather than guess.
+Sizes against the paper's Table 3: docs/peers.md.
 """
 from __future__ import annotations
 
@@ -101,7 +92,7 @@ def ast_config(num_classes: int, stride=None, image_size=(128, 128), **overrides
     settings = {"patch_size": (16, 16), "dim": 768, "depth": 12, "heads": 12, "dim_head": 64,
                 "mlp_dim": 3072, "position": "learned", **overrides}
     extra = {"stride": tuple(stride)} if stride is not None else {}
-    return ModelConfig(kind="ast", arch="ast", num_classes=num_classes, image_size=tuple(image_size),
+    return ModelConfig(arch="ast", num_classes=num_classes, image_size=tuple(image_size),
                        extra=extra, **settings)
 
 
@@ -117,6 +108,9 @@ def _init_timm(module: nn.Module) -> None:
 
 class AST(nn.Module):
     """Audio Spectrogram Transformer over a (batch, 1, mel, frames) image."""
+
+    inference_batch = 64
+    cls_only_last_layer = False
 
     def __init__(self, config: ModelConfig):
         super().__init__()

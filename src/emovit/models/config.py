@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-ARCHS = ("vit", "ast", "septr")
+ARCHS = ("vit", "ast", "septr", "timnet")
 
 
 @dataclass
 class ModelConfig:
     """Shape of one network. Fields a family does not use keep their defaults."""
 
-    kind: str = "student"  # what the network is for: "teacher", "student", "ast", "septr"
     num_classes: int = 7
     image_size: tuple[int, int] = (128, 128)
     patch_size: tuple[int, int] = (128, 1)
@@ -42,7 +41,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
-        d = dict(d)
+        d = {k: v for k, v in d.items() if k != "kind"}  # files before 0.2 repeated `arch` as `kind`
         d["image_size"] = tuple(d["image_size"])
         d["patch_size"] = tuple(d["patch_size"])
         return cls(**d)

@@ -49,6 +49,9 @@ class CoordinateEncoding(nn.Module):
 class EmotionViT(nn.Module):
     """A ViT with an optional conv stem and optional coordinate channels in front."""
 
+    inference_batch = 64
+    cls_only_last_layer = True  # the last layer computes the CLS token only (see ViT.pooled)
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         if config.arch != "vit":
@@ -102,13 +105,13 @@ def teacher_config(num_classes: int, depth: int = 6, patch_size=(128, 1), **over
     `coordinates=False` (teacher_nope) and `coordinates=False, position="learned"|"sinusoidal"`.
     """
     settings = {"stem": True, "coordinates": True, **overrides}
-    return ModelConfig(kind="teacher", num_classes=num_classes, depth=depth, patch_size=tuple(patch_size),
+    return ModelConfig(num_classes=num_classes, depth=depth, patch_size=tuple(patch_size),
                        **settings)
 
 
 def student_config(num_classes: int, depth: int = 3, patch_size=(128, 1), **overrides) -> ModelConfig:
     """The paper's student: a plain ViT with no stem and no positional information."""
-    return ModelConfig(kind="student", num_classes=num_classes, depth=depth, patch_size=tuple(patch_size),
+    return ModelConfig(num_classes=num_classes, depth=depth, patch_size=tuple(patch_size),
                        **overrides)
 
 

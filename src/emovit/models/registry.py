@@ -1,10 +1,9 @@
 """Every network emovit can train, by name: the paper's teacher and student, the teacher's
 Table 1 variants, and the peer models of Tables 2-3.
 
-All of them share one small interface, which is all `emovit.stages` relies on:
-  pooled(x)  -> (batch, dim) feature;  head -> module with logits = head(pooled(x));
-  forward(x) == head(pooled(x));       config -> ModelConfig (saved with the weights).
-`build(name, n)` makes a fresh one; `build_from_config(config)` rebuilds a saved one.
+All of them keep the contract of `emovit.models.network.Network` (pooled, head, config, ...).
+`build(name, n)` makes a fresh one; `build_from_config(config)` rebuilds a saved one; `FRONT_ENDS`
+names the input each reads when it is not the paper's log-Mel image (TIM-Net: MFCCs).
 """
 from __future__ import annotations
 
@@ -17,6 +16,7 @@ from .ast import AST, ast_config, load_deit_weights
 from .config import ModelConfig
 from .emovit import EmotionViT, student_config, teacher_config
 from .septr import SepTr, septr_config
+from .timnet import TIMNet, timnet_config
 
 SQUARE = (16, 16)
 
@@ -40,9 +40,13 @@ MODELS: dict[str, tuple[str, Callable[[int], ModelConfig]]] = {
     "septr": ("SepTr (Ristea et al. 2022): 1x1 patches, 3 separable blocks", lambda n: septr_config(n)),
     "septr-16x16": ("SepTr on 16x16 cells (average-pooled, as SepTr's down_sample_input)",
                     lambda n: septr_config(n, patch_size=SQUARE)),
+    "timnet": ("TIM-Net (Ye et al. 2023): bidirectional dilated causal TCN, 8 levels, on 39 MFCCs",
+               lambda n: timnet_config(n)),
 }
+FRONT_ENDS = {"timnet": "mfcc"}  # the others read the log-Mel image
 
-ARCHITECTURES: dict[str, Callable[[ModelConfig], nn.Module]] = {"vit": EmotionViT, "ast": AST, "septr": SepTr}
+ARCHITECTURES: dict[str, Callable[[ModelConfig], nn.Module]] = {"vit": EmotionViT, "ast": AST, "septr": SepTr,
+                                                                "timnet": TIMNet}
 
 
 def model_config(name: str, num_classes: int, **overrides) -> ModelConfig:

@@ -20,13 +20,7 @@ published block upsamples its output by nearest neighbour and the next block ave
 again, which is the identity, so we stay on the grid.) That reading reproduces the paper's
 "SepTr 16x16" row: 0.62 GMACs against its 0.6G.
 
-Sizes (7 classes, 128x128 input; `emovit profile` measures them):
-  1x1:   8,862,215 params, 142.8 GMACs in layers with weights (175.6 with attention's products)
-  16x16: 8,677,895 params,   0.62 GMACs in layers with weights (0.63 with attention's products)
-The paper prints 8.7M for both rows: that is the 16x16 count (its positional tables are 9 long
-instead of 129); 1x1 has 8.86M. Its 143.2 GMACs for 1x1 is the layers-with-weights count, i.e.
-without attention's q.kT and a.v products (module-hook counters such as thop or ptflops count
-that way).
+Sizes against the paper's Table 3: docs/peers.md.
 """
 from __future__ import annotations
 
@@ -78,12 +72,14 @@ def septr_config(num_classes: int, patch_size=(1, 1), image_size=(128, 128), **o
     """Kim & Lee's SepTr: 1x1 (or 16x16 average-pooled) patches, 256-d, 3 blocks, 5 heads of 256."""
     settings = {"dim": 256, "depth": 3, "heads": 5, "dim_head": 256, "mlp_dim": 256, "position": "learned",
                 **overrides}
-    return ModelConfig(kind="septr", arch="septr", num_classes=num_classes, image_size=tuple(image_size),
+    return ModelConfig(arch="septr", num_classes=num_classes, image_size=tuple(image_size),
                        patch_size=tuple(patch_size), **settings)
 
 
 class SepTr(nn.Module):
     """Separable transformer over a (batch, 1, mel, frames) image."""
+
+    cls_only_last_layer = False
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -97,7 +93,7 @@ class SepTr(nn.Module):
         self.config = config
         grid = (ih // ph, iw // pw)
         # clips per inference batch (emovit.stages.infer): 64 for small grids, 4 for the 128x128 grid
-        self.inference_batch = max(1, min(64, 64 * 1024 // (grid[0] * grid[1])))
+        self.inference_batch = max(1, min(64, 64 * 1024 // (grid[0] * grid[1])))  # type: ignore[misc]
         self.to_tokens = nn.Linear(1, config.dim)  # SepTr's `projection`: one value per cell -> dim
         self.cls_token = nn.Parameter(torch.randn(1, config.dim))
         self.blocks = nn.ModuleList(

@@ -53,7 +53,7 @@ def timnet_config(num_classes: int, image_size: tuple[int, int] | None = None, *
     extra = {**TIMNET_DEFAULTS, **{k: overrides.pop(k) for k in list(overrides) if k in TIMNET_DEFAULTS}}
     size = tuple(image_size) if image_size is not None else (extra["n_mfcc"], FRAMES)
     settings = {"patch_size": (extra["n_mfcc"], 1), **overrides}  # one step = one frame's coefficients
-    return ModelConfig(kind="timnet", arch="timnet", num_classes=num_classes, image_size=size,
+    return ModelConfig(arch="timnet", num_classes=num_classes, image_size=size,
                        dim=extra["filters"], extra=extra, **settings)
 
 
@@ -93,6 +93,9 @@ class TemporalAwareBlock(nn.Module):
 
 class TIMNet(nn.Module):
     """TIM-Net over MFCC images (batch, 1, n_mfcc, frames); any number of frames."""
+
+    inference_batch = 64
+    cls_only_last_layer = False
 
     def __init__(self, config: ModelConfig):
         super().__init__()

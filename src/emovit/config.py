@@ -1,0 +1,362 @@
+"""Every setting of emovit and its default, in one place: the front ends, the augmented views, the
+training stages, and the recipe that bundles them for `reproduce` and `compare`.
+
+Defaults are the paper's (Kim & Lee 2024) where it gives them; `recipes/*.toml` in the package are
+named recipes (`paper`, ...), read with :func:`load_recipe` and overridden field by field from the
+command line. A run directory records the resolved recipe in config.json, and
+:func:`check_resume` is the one place that decides whether a run may be resumed with given settings.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import asdict, dataclass, field, fields, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, ClassVar
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+SAMPLE_RATE = 16000  # every log-Mel model hears 16 kHz mono
+CLIP_SECONDS = 4.0  # and 4 s of it per forward pass
+
+
+def _fingerprint(settings: dict) -> str:
+    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------------------------
+# front ends
+
+
+@dataclass(frozen=True)
+class LogMelConfig:
+    """The paper's log-Mel image: STFT n_fft 1024 / hop 64 / 512-sample Hamming window, 128 Slaney mel
+    bands, dB below the clip's peak with an 80 dB floor, the time axis resized to 128."""
+
+    kind: ClassVar[str] = "logmel"
+    sample_rate: int = SAMPLE_RATE
+    clip_seconds: float = CLIP_SECONDS
+    n_fft: int = 1024
+    hop_length: int = 64
+    win_length: int = 512
+    n_mels: int = 128
+    top_db: float = 80.0
+    image_size: tuple[int, int] = (128, 128)  # (mel bands, time steps)
+    crop: ClassVar[str] = "start"  # the clip is the recording's first clip_seconds, zero-padded
+
+    @property
+    def clip_samples(self) -> int:
+        return int(round(self.sample_rate * self.clip_seconds))
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LogMelConfig":
+        d = {k: v for k, v in d.items() if k != "kind"}
+        d["image_size"] = tuple(d["image_size"])
+        return cls(**d)
+
+    def fingerprint(self) -> str:
+        """Names cached images: equal settings, equal fingerprint (the same as before `kind` existed)."""
+        return _fingerprint(asdict(self))
+
+
+# `mean_signal_length` per corpus (samples at 22050 Hz) of TIM-Net's code (Jiaxin-Ye/TIM-Net_SER)
+TIMNET_SIGNAL_LENGTH = {"casia": 88000, "emodb": 96000, "emovo": 96000, "iemocap": 310000, "ravdess": 110000,
+                        "savee": 130000}
+PAD_MODES = ("constant", "reflect")
+
+
+@dataclass(frozen=True)
+class MfccConfig:
+    """TIM-Net's input: librosa's default MFCCs at 22050 Hz (n_fft 2048, hop 512, Hann, 128 mel bands,
+    dB with an 80 dB floor, DCT-II ortho, 39 kept) of a clip padded or cropped about its centre."""
+
+    kind: ClassVar[str] = "mfcc"
+    sample_rate: int = 22050
+    clip_samples: int = TIMNET_SIGNAL_LENGTH["emodb"]
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 128
+    n_mfcc: int = 39
+    top_db: float = 80.0
+    pad_mode: str = "constant"  # librosa >= 0.9's STFT end padding; "reflect" before
+    crop: ClassVar[str] = "centre"
+
+    def __post_init__(self):
+        if self.pad_mode not in PAD_MODES:
+            raise ValueError(f"pad_mode must be one of {PAD_MODES}, not {self.pad_mode!r}")
+        if self.n_mfcc > self.n_mels:
+            raise ValueError(f"n_mfcc={self.n_mfcc} exceeds n_mels={self.n_mels}")
+
+    @classmethod
+    def for_corpus(cls, corpus: str, **overrides) -> "MfccConfig":
+        """TIM-Net's settings for one corpus (its clip length); `overrides` replace fields."""
+        if corpus not in TIMNET_SIGNAL_LENGTH:
+            raise ValueError(f"no TIM-Net clip length for {corpus!r}; known: {', '.join(TIMNET_SIGNAL_LENGTH)}")
+        return cls(**{"clip_samples": TIMNET_SIGNAL_LENGTH[corpus], **overrides})
+
+    @property
+    def clip_seconds(self) -> float:
+        return self.clip_samples / self.sample_rate
+
+    @property
+    def frames(self) -> int:
+        return 1 + self.clip_samples // self.hop_length  # centred frames
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(coefficients, frames): 39 x 188 for EmoDB's 96000 samples."""
+        return (self.n_mfcc, self.frames)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MfccConfig":
+        return cls(**{k: v for k, v in d.items() if k not in ("kind", "image_size")})
+
+    def fingerprint(self) -> str:
+        return _fingerprint({"kind": "mfcc", **asdict(self)})
+
+
+FrontEndSettings = LogMelConfig | MfccConfig
+FRONT_ENDS: dict[str, type] = {"logmel": LogMelConfig, "mfcc": MfccConfig}
+
+
+def frontend_from_dict(d: dict) -> FrontEndSettings:
+    """A saved front-end config; files written before `kind` existed are log-Mel."""
+    kind = d.get("kind", "logmel")
+    if kind not in FRONT_ENDS:
+        raise ValueError(f"unknown front end {kind!r}; known: {', '.join(FRONT_ENDS)}")
+    return FRONT_ENDS[kind].from_dict(d)
+
+
+# ----------------------------------------------------------------------------------------------
+# augmented views
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """The paper's three augmentations, made once per training clip as extra views (the paper names
+    them without parameters; these ranges are ours, from common practice in SER work)."""
+
+    views: int = 4  # original + one copy per augmentation; 1 = no augmentation
+    noise_snr_db: tuple[float, float] = (15.0, 30.0)  # white noise at an SNR drawn from this range
+    shift_seconds: float = 0.5  # time shift of up to this much either way, zero fill
+    speed_factors: tuple[float, float] = (0.9, 1.1)  # Kaldi-style speed perturbation
+
+    def fingerprint(self) -> str:
+        """Names cached augmented copies: other ranges, other copies."""
+        return _fingerprint(asdict(self) | {"views": None})
+
+
+# ----------------------------------------------------------------------------------------------
+# training
+
+
+SELECTIONS = ("best", "last")
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("step", "constant")
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """Optimiser, schedule and model selection of one training stage. Defaults are the paper's."""
+
+    epochs: int = 50
+    batch_size: int = 4
+    optimizer: str = "adam"  # adam or adamw
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    schedule: str = "step"  # step: halve the learning rate every lr_halve_every epochs; constant
+    lr_halve_every: int = 10
+    label_smoothing: float = 0.0
+    views: int | None = None  # how many of the cached views of a clip a step draws from (None: all)
+    alpha: float = 10.0  # weight of the L1 feature matching in the student's stage 3
+    select: str = "best"  # "best" validation epoch or "last"
+    checkpoint_every: int = 200  # steps; a checkpoint is also written at every epoch end
+
+    def __post_init__(self):
+        if self.select not in SELECTIONS:
+            raise ValueError(f"select must be one of {', '.join(SELECTIONS)}, not {self.select!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+        if self.views is not None and self.views < 1:
+            raise ValueError(f"views must be at least 1 (or None for all), not {self.views}")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr_halve_every < 1:
+            raise ValueError("epochs, batch_size and lr_halve_every must be at least 1")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), not {self.label_smoothing}")
+
+
+
+# ----------------------------------------------------------------------------------------------
+# recipes
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+RECIPE_MODELS = ("teacher", "student", "plain")  # reproduce's models; the teacher is always trained
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything `reproduce` and `compare` train with, besides the corpus and the protocol.
+
+    `stage` applies to every stage; `per_model` overrides its fields for the stages of one model
+    (e.g. {"timnet": {"lr": 1e-3}}), by model name (teacher, student, plain, or a compare name).
+    """
+
+    name: str = "paper"
+    seed: int = 0
+    precision: str = "auto"
+    baseline: str | None = "ComParE_2016"  # openSMILE functionals + SVM on the same split; None: skip
+    models: tuple[str, ...] = RECIPE_MODELS
+    teacher_depth: int = 6
+    student_depth: int = 3
+    patch_size: tuple[int, int] = (128, 1)
+    frontend: LogMelConfig = field(default_factory=LogMelConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    stage: StageConfig = field(default_factory=StageConfig)
+    per_model: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+        unknown = set(self.models) - set(RECIPE_MODELS)
+        if unknown:
+            raise ValueError(f"unknown model(s) {sorted(unknown)}; choose from {', '.join(RECIPE_MODELS)}")
+        stage_fields = {f.name for f in fields(StageConfig)}
+        for model, overrides in self.per_model.items():
+            bad = set(overrides) - stage_fields
+            if bad:
+                raise ValueError(f"per_model.{model}: unknown stage setting(s) {sorted(bad)}; "
+                                 f"known: {', '.join(sorted(stage_fields))}")
+            self.stage_for(model)  # values checked by StageConfig
+
+    def stage_for(self, model: str) -> StageConfig:
+        """The stage settings of `model`'s stages: `stage` with its `per_model` overrides."""
+        overrides = self.per_model.get(model, {})
+        return replace(self.stage, **_typed(StageConfig, overrides)) if overrides else self.stage
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able settings (tuples as lists), as config.json records them."""
+        return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Recipe":
+        d = dict(d)
+        sections = {"frontend": LogMelConfig, "augment": AugmentConfig, "stage": StageConfig}
+        for key, kind in sections.items():
+            if key in d:
+                d[key] = kind(**_typed(kind, d[key]))
+        return cls(**_typed(cls, d))
+
+    def with_overrides(self, overrides: dict[str, Any]) -> "Recipe":
+        """A copy with settings replaced: keys are Recipe fields or "section.field" (e.g. "stage.lr",
+        "augment.views"); values of None are ignored (an option the user did not give).  A "stage.*"
+        setting applies to every model: it replaces the same setting in `per_model` too."""
+        d = self.to_dict()
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            section, _, name = key.rpartition(".")
+            target = d[section] if section else d
+            if section and section not in ("frontend", "augment", "stage"):
+                raise ValueError(f"unknown recipe section {section!r} in {key!r}")
+            if name not in target:
+                raise ValueError(f"unknown recipe setting {key!r}")
+            target[name] = list(value) if isinstance(value, tuple) else value
+            if section == "stage":
+                for model_overrides in d["per_model"].values():
+                    model_overrides.pop(name, None)
+        return Recipe.from_dict(d)
+
+
+def _typed(kind: type, values: dict) -> dict:
+    """`values` with lists turned into tuples where `kind`'s defaults are tuples (TOML and JSON have no
+    tuples); unknown keys are refused with the known ones listed."""
+    known = {f.name: f for f in fields(kind)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ValueError(f"unknown {kind.__name__} setting(s) {sorted(unknown)}; known: {', '.join(sorted(known))}")
+    out = {}
+    for key, value in values.items():
+        default = known[key].default
+        out[key] = tuple(value) if isinstance(value, list) and isinstance(default, tuple) else value
+    return out
+
+
+RECIPES_PACKAGE = "emovit.recipes"
+
+
+def recipe_names() -> list[str]:
+    """The recipes shipped with emovit (src/emovit/recipes/NAME.toml)."""
+    return sorted(p.name[:-5] for p in resources.files(RECIPES_PACKAGE).iterdir() if p.name.endswith(".toml"))
+
+
+def load_recipe(name_or_path: str | Path) -> Recipe:
+    """A recipe by name (one of :func:`recipe_names`) or from a TOML file; ValueError lists the
+    valid names when neither exists, and names the file and setting when one is wrong."""
+    text, where = None, str(name_or_path)
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.is_file():
+        if not path.is_file():
+            raise ValueError(f"{path}: no such recipe file")
+        text = path.read_text()
+    else:
+        entry = resources.files(RECIPES_PACKAGE).joinpath(f"{name_or_path}.toml")
+        if not entry.is_file():
+            raise ValueError(f"unknown recipe {str(name_or_path)!r}; choose one of {', '.join(recipe_names())} "
+                             "or give a .toml file")
+        text = entry.read_text()
+    try:
+        settings = tomllib.loads(text)
+        settings.setdefault("name", path.stem)
+        if "patch" in settings:
+            settings["patch_size"] = parse_patch(settings.pop("patch"))
+        return Recipe.from_dict(settings)
+    except (tomllib.TOMLDecodeError, TypeError, ValueError) as e:
+        raise ValueError(f"recipe {where}: {e}") from None
+
+
+def parse_patch(text: str) -> tuple[int, int]:
+    """'128x1' -> (128, 1)."""
+    try:
+        h, w = (int(v) for v in str(text).lower().split("x"))
+    except ValueError:
+        raise ValueError(f"a patch looks like 128x1 or 16x16, not {text!r}") from None
+    return h, w
+
+
+# ----------------------------------------------------------------------------------------------
+# resuming
+
+
+class ResumeError(ValueError):
+    """A run directory holds a run with other settings."""
+
+
+def check_resume(run_dir: str | Path, settings: dict) -> None:
+    """Refuse to resume `run_dir` with `settings` when its config.json recorded other values for them.
+
+    Every key of `settings` is compared (JSON-normalised, so tuples equal lists); keys the old run did
+    not record are not compared, so runs written by an older emovit still resume."""
+    previous = Path(run_dir) / "config.json"
+    if not previous.exists():
+        return
+    old = json.loads(previous.read_text())
+    new = json.loads(json.dumps(settings))
+    differs = sorted(k for k in new if k in old and old[k] != new[k])
+    if differs:
+        raise ResumeError(f"{run_dir} holds a run with other settings ({', '.join(differs)} differ; see {previous}): "
+                          "resume it with the same options or choose a new --out")

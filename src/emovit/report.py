@@ -1,0 +1,172 @@
+"""Everything emovit prints or writes for people and scripts to read: the results tables of runs, the
+baseline study, the profile table, and predictions as a table, JSON or CSV."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+# ----------------------------------------------------------------------------------------------
+# runs
+
+
+def _score_cell(value) -> str:
+    return f"{value['mean']:.3f} ± {value['std']:.3f}" if isinstance(value, dict) else f"{value:.3f}"
+
+
+def split_line(summary: dict) -> str:
+    sizes = summary.get("sizes", {})
+    speakers = summary.get("speakers", {})
+    return "; ".join(f"{part} {sizes.get(part, '?')} clips / {len(speakers.get(part, []))} speakers"
+                     for part in ("train", "val", "test"))
+
+
+def results_markdown(results: dict) -> str:
+    """The paper's Table 2 layout: one row per model, with the protocol stated; then per corpus, the
+    cosine to the teacher, the timing, and (for compare) what each row is."""
+    split = results["split"]
+    where = (f"{len(results['folds'])} folds (each fold's split and results under folds/)" if "folds" in results
+             else split_line(split))
+    lines = [f"# Results — protocol `{results['protocol']}`" + (f", fold {results['fold']}" if results.get("fold") else ""),
+             "", f"Split: {where}", f"Leakage audit: {results['leakage'].get('verdict', '')}", "",
+             "| Model | Params (M) | GMACs | WA | UA | macro-F1 | epochs | train time (s) |",
+             "|---|---|---|---|---|---|---|---|"]
+    models = results["models"]
+    timed = any("ms_per_clip" in m for m in models.values())
+    if timed:
+        lines[-2:] = [lines[-2] + " CPU ms/clip |", lines[-1] + "---|"]
+    for m in models.values():
+        params = f"{m['params_m']:.2f}" if "params_m" in m else "—"
+        gmacs = f"{m['gmacs']:.2f}" if "gmacs" in m else "—"
+        epochs = "+".join(str(v) for v in m.get("epochs", {}).values()) or "—"
+        scores = " | ".join(_score_cell(m[k]) for k in ("wa", "ua", "macro_f1"))
+        row = f"| {m['title']} | {params} | {gmacs} | {scores} | {epochs} | {m['train_seconds']:.0f} |"
+        if timed:
+            row += f" {m['ms_per_clip']:.1f} |" if "ms_per_clip" in m else " — |"
+        lines.append(row)
+    pooled = {k: m["pooled"] for k, m in models.items() if "pooled" in m}
+    if pooled:
+        lines += ["", "Scores are mean ± std over folds. Pooled over all folds (one confusion matrix): "
+                  + ", ".join(f"{k} WA {p['wa']:.3f} / UA {p['ua']:.3f}" for k, p in pooled.items())]
+    per_corpus = {k: m["per_corpus"] for k, m in models.items() if "per_corpus" in m}
+    if per_corpus:
+        corpora = sorted({c for v in per_corpus.values() for c in v})
+        lines += ["", "Per corpus of the test part (UA / WA):", "",
+                  "| Model | " + " | ".join(corpora) + " |", "|---|" + "---|" * len(corpora)]
+        lines += [f"| {models[k]['title']} | "
+                  + " | ".join(f"{v[c]['ua']:.3f} / {v[c]['wa']:.3f} (n={v[c]['n']})" if c in v else "—"
+                               for c in corpora) + " |" for k, v in per_corpus.items()]
+    cos = {k: m["cosine_to_teacher"]["mean"] for k, m in models.items() if "cosine_to_teacher" in m}
+    if cos:
+        lines += ["", "Cosine similarity of pooled test features to the teacher's: "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in cos.items())]
+    if "timing" in results:
+        lines += ["", "Time (s): " + ", ".join(f"{k.replace('_seconds', '')} {v:.0f}" for k, v in results["timing"].items())]
+    config = results.get("config", {})
+    descriptions = config.get("descriptions", {})
+    if descriptions:
+        lines.append("")
+        for name, m in models.items():
+            stages = " + ".join(f"{s} ({e} epochs)" for s, e in m.get("epochs", {}).items())
+            lines.append(f"- **{m['title']}**: {descriptions.get(name, m['title'])}"
+                         + (f"; trained by {stages}" if stages else ""))
+    first = next((m for m in models.values() if "ms_per_clip" in m), None)
+    if first:
+        lines += ["", f"CPU ms/clip: one clip (batch 1) after warm-up, median of {first['runs']} runs, "
+                  f"{first['threads']} thread(s), on {config.get('machine', {}).get('cpu', '?')}. "
+                  "GMACs: layers with weights, one forward pass (see `emovit profile`)."]
+    return "\n".join(lines) + "\n"
+
+
+def baseline_markdown(study: dict, corpus: str) -> str:
+    """`emovit baseline`: the classical reference over seeds or folds."""
+    over = f"{len(study['runs'])} folds" if study.get("folds") else f"seeds {study['seeds']}"
+    cells = " | ".join(f"{study[k]['mean']:.3f} ± {study[k]['std']:.3f}" for k in ("wa", "ua", "macro_f1"))
+    pooled = study["pooled"]
+    return (f"# {study['title']} on {corpus} — protocol `{study['protocol']}`\n\n"
+            f"| model | WA | UA | macro-F1 | over | pooled WA | pooled UA |\n|---|---|---|---|---|---|---|\n"
+            f"| {study['title']} | {cells} | {over} | {pooled['wa']:.3f} | {pooled['ua']:.3f} |\n")
+
+
+# ----------------------------------------------------------------------------------------------
+# profile
+
+
+def profile_table(rows: list[dict], timed: bool, runs: int, threads: int) -> str:
+    """`emovit profile`'s table: sizes next to the paper's Table 3, each as a multiple of the student's."""
+    lines = [f"{'model':<19} {'params (M)':>10} {'GMACs':>8} {'all':>8} {'run':>8}   {'paper M':>7} {'paper G':>7}"
+             + (f" {'ms/clip':>9}" if timed else "") + f"   {'params×':>8} {'GMACs×':>8}"
+             + (f" {'time×':>8}" if timed else "")]
+    for r in rows:
+        paper = (f"{r['paper_params_m']:>7.1f} {r['paper_gmacs']:>7.1f}" if "paper_params_m" in r else " " * 15)
+        line = f"{r['model']:<19} {r['params_m']:>10.3f} {r['gmacs']:>8.3f} {r['gmacs_all']:>8.3f} {r['gmacs_run']:>8.3f}   {paper}"
+        line += f" {r['ms_per_clip']:>9.1f}" if timed else ""
+        if "params_vs_student" in r:
+            line += f"   {r['params_vs_student']:>8.1f} {r['gmacs_vs_student']:>8.1f}"
+            line += f" {r['time_vs_student']:>8.1f}" if timed else ""
+        lines.append(line)
+    lines.append("GMACs: layers with weights (as the paper counts); all: with attention's products; "
+                 "run: every product emovit's forward pass does. ×: multiple of the student's.")
+    lines += [f"note ({r['model']}): {r['note']}" for r in rows if "note" in r]
+    if timed:
+        lines.append(f"time: batch 1, median of {runs} runs after warm-up, {threads} thread(s), on this machine's CPU")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
+# predictions
+
+
+def _csv_line(values: list) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(values)
+    return buffer.getvalue()
+
+
+class PredictionWriter:
+    """`emovit predict`'s output, one file at a time as results come: an aligned table, CSV (a row per
+    file, then a row per timeline window), or a JSON list printed at the end (empty when every file
+    failed).  The table's and the CSV's header come with the first result, so a run where every file
+    fails prints only the errors."""
+
+    FORMATS = ("table", "json", "csv")
+
+    def __init__(self, fmt: str, labels: list[str], files: list[str], timeline: bool, echo):
+        if fmt not in self.FORMATS:
+            raise ValueError(f"unknown output format {fmt!r}; choose from {', '.join(self.FORMATS)}")
+        self.fmt, self.labels, self.timeline, self.echo = fmt, labels, timeline, echo
+        self.name_width = max(len("file"), *(len(f) for f in files), 16 if timeline else 0)
+        self.label_width = max(len("label"), *(len(label) for label in labels))
+        self.records: list[dict] = []
+        self.started = False
+
+    def _header(self) -> None:
+        if self.fmt == "csv":
+            extra = ["start", "end"] if self.timeline else []
+            self.echo(_csv_line(["file", "label", "duration", *extra, *self.labels]), nl=False)
+        elif self.fmt == "table":
+            self.echo(f"{'file':<{self.name_width}}  {'label':<{self.label_width}}  {'prob':>5}  {'duration':>9}")
+
+    def add(self, file: str, prediction) -> None:
+        if not self.started:
+            self._header()
+            self.started = True
+        if self.fmt == "json":
+            self.records.append({"file": file, **prediction.to_dict()})
+        elif self.fmt == "csv":
+            blank = ["", ""] if self.timeline else []
+            self.echo(_csv_line([file, prediction.label, round(prediction.duration, 3), *blank,
+                                 *(prediction.probabilities[label] for label in self.labels)]), nl=False)
+            for s in prediction.timeline or []:
+                self.echo(_csv_line([file, s.label, round(s.end - s.start, 3), round(s.start, 3), round(s.end, 3),
+                                     *(s.probabilities[label] for label in self.labels)]), nl=False)
+        else:
+            self.echo(f"{file:<{self.name_width}}  {prediction.label:<{self.label_width}}  "
+                      f"{prediction.probabilities[prediction.label]:>5.2f}  {prediction.duration:>7.1f} s")
+            for s in prediction.timeline or []:
+                span = f"  {s.start:.1f}-{s.end:.1f} s"
+                self.echo(f"{span:<{self.name_width}}  {s.label:<{self.label_width}}  {s.probabilities[s.label]:>5.2f}")
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            self.echo(json.dumps(self.records, indent=2))

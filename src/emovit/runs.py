@@ -1,0 +1,307 @@
+"""A run: models trained and tested on the splits of one protocol, in one run directory.
+
+`reproduce` (the paper's teacher, student and CE-only student) and `compare` (any registered
+networks side by side) differ only in their list of `Job`s; everything else is here:
+
+  protocol -> splits (one, or folds) -> per split: images (cached, per front end), normalised with the
+  training part's statistics -> jobs trained stage by stage (resumable) -> each model tested once on
+  the test part -> results.json / results.md, confusion PNGs, RUN/models/NAME.pt; folds pooled.
+
+RUN/
+  config.json        protocol, resolved recipe, labels, corpora, machine
+  manifest.csv       the indexed corpus; split.csv which file went where; leakage.json
+  <stage folders>/   per-stage checkpoint.pt (resume), best.pt, final.pt, history.json, curves.png
+  models/*.pt        self-contained model files
+  confusion-*.png, results.json, results.md
+Protocols with folds (loso, kfold, emobox) write one such directory per fold under RUN/folds/
+and pool them in RUN/results.*.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from . import distributed
+from .checkpoint import save_json, save_text, save_torch
+from .config import MfccConfig, Recipe, check_resume
+from .corpora.manifest import Utterance, write_manifest
+from .extras import available
+from .features import FeatureCache, Normalizer, build_frontend
+from .hardware import machine
+from .inference import model_file
+from .metrics import classification_report, cosine_similarity, per_group_reports, plot_confusion, plot_curves
+from .profile import count, time_per_clip
+from .precision import resolve_precision
+from .progress import report
+from .protocols import Split, leakage_audit, protocol_splits, write_split
+from .report import results_markdown
+from .results import ModelResult, as_dicts, as_results, pool_folds
+from .stages import StageData, infer, run_stage, seed_everything, teacher_features
+from .views import build_images
+
+
+@dataclass
+class Job:
+    """One model of a run: how to build it, which stages train it and where each stage writes.
+
+    `stages` holds (stage name of `emovit.stages`, folder under the run directory). A job with a
+    `teacher` is trained on that job's pooled features (stages 'match' and 'student'); a job with
+    a `reference` reports the cosine similarity of its test features to that job's. `frontend` is
+    the input it reads ('logmel' or 'mfcc'); the recipe's `per_model` settings are looked up by `name`.
+    """
+
+    name: str
+    title: str
+    build: Callable[[], torch.nn.Module]
+    stages: tuple[tuple[str, str], ...]
+    seed_offset: int = 0
+    teacher: str | None = None
+    reference: str | None = None
+    frontend: str = "logmel"
+
+
+@dataclass
+class SplitData:
+    """A split as normalised images of one front end: what the jobs reading it train and are tested on."""
+
+    data: StageData
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    test_corpora: list[str]
+    normalizer: Normalizer
+    frontend: object  # LogMelConfig or MfccConfig
+    failures: dict
+    feature_seconds: float
+
+
+def frontend_settings(kind: str, recipe: Recipe, corpora: list[str]):
+    """The front end a job reads: the recipe's log-Mel image, or TIM-Net's MFCCs with the clip length its
+    code uses for the corpus (EmoDB's when several corpora or an unknown one are trained on)."""
+    if kind == "logmel":
+        return recipe.frontend
+    try:
+        return MfccConfig.for_corpus(corpora[0]) if len(corpora) == 1 else MfccConfig()
+    except ValueError:
+        return MfccConfig()
+
+
+def _train_groups(split: Split) -> list[list[tuple[str, int]]]:
+    """Training samples as groups of views; a step draws one view of a group."""
+    groups: dict[str, list[tuple[str, int]]] = {}
+    for u, v in split.train_views:
+        key = u.path if split.protocol != "paper-leaky" else f"{u.path}#{v}"
+        groups.setdefault(key, []).append((u.path, v))
+    return list(groups.values())
+
+
+def prepare_split(split: Split, labels: list[str], frontend, recipe: Recipe, cache_dir: Path | None,
+                  progress: bool = True) -> SplitData:
+    """Build every image of the split once (from the cache where it can) and normalise them with the
+    training part's statistics."""
+    label_index = {name: i for i, name in enumerate(labels)}
+    cache = FeatureCache(cache_dir, frontend) if cache_dir else None
+    groups = _train_groups(split)
+    val_items = [(u.path, v) for u, v in split.val_views]
+    test_items = [(u.path, v) for u, v in split.test_views]
+    wanted = sorted({it for g in groups for it in g} | set(val_items) | set(test_items))
+    t0 = time.perf_counter()
+    built = build_images(wanted, build_frontend(frontend), cache, seed=recipe.seed, augment_config=recipe.augment,
+                         progress=progress, desc=f"{frontend.kind} features")
+    feature_seconds = time.perf_counter() - t0
+    image_of = dict(zip(built.items, built.images))
+    failed = set(built.failures)
+    groups = [g for g in groups if g[0][0] not in failed]
+    val_items = [it for it in val_items if it[0] not in failed]
+    test_items = [it for it in test_items if it[0] not in failed]
+    label_of = {u.path: label_index[u.label] for u in split.train + split.val + split.test}
+    corpus_of = {u.path: u.corpus for u in split.test}
+
+    train_raw = torch.stack([torch.stack([image_of[it] for it in g]) for g in groups])
+    normalizer = Normalizer.fit(train_raw)
+    data = StageData(
+        train_images=normalizer(train_raw),
+        train_labels=torch.tensor([label_of[g[0][0]] for g in groups]),
+        val_images=normalizer(torch.stack([image_of[it] for it in val_items])) if val_items
+        else torch.empty(0, 1, *frontend.image_size),
+        val_labels=torch.tensor([label_of[p] for p, _ in val_items], dtype=torch.long),
+    )
+    return SplitData(data=data, test_images=normalizer(torch.stack([image_of[it] for it in test_items])),
+                     test_labels=torch.tensor([label_of[p] for p, _ in test_items]),
+                     test_corpora=[corpus_of[p] for p, _ in test_items], normalizer=normalizer, frontend=frontend,
+                     failures=dict(built.failures), feature_seconds=feature_seconds)
+
+
+def train_jobs(jobs: list[Job], prepared: dict[str, SplitData], labels: list[str], run_dir: Path, recipe: Recipe,
+               device: torch.device, precision: str, progress: bool = True) -> tuple[dict, dict]:
+    """Train the jobs in order (a teacher before the jobs that follow it); finished stages are
+    loaded, not retrained. Returns the trained models by job name and stage summaries by folder."""
+    trained: dict[str, torch.nn.Module] = {}
+    summaries: dict[str, dict] = {}
+    targets_of = None
+    for job in jobs:
+        data = prepared[job.frontend].data
+        if job.teacher is not None and job.teacher != targets_of:
+            teacher = trained[job.teacher].to(device)
+            data.train_targets = teacher_features(teacher, data.train_images, device, precision)
+            data.val_targets = teacher_features(teacher, data.val_images, device, precision)
+            targets_of = job.teacher
+        seed_everything(recipe.seed + job.seed_offset)
+        model = job.build()
+        for stage, folder in job.stages:
+            summaries[folder] = run_stage(stage, model, data, recipe.stage_for(job.name), run_dir / folder, labels,
+                                          device, precision, progress, seed=recipe.seed)
+        trained[job.name] = model
+    return trained, summaries
+
+
+def evaluate_jobs(jobs: list[Job], trained: dict, summaries: dict, prepared: dict[str, SplitData], split: Split,
+                  labels: list[str], run_dir: Path, recipe: Recipe, device: torch.device, precision: str,
+                  time_runs: int = 0, threads: int = 1) -> dict[str, ModelResult]:
+    """Test every trained job once on the test part: scores, confusion PNG, size, training time
+    (and, with time_runs, CPU milliseconds per clip); training curves of every stage; each model
+    saved as RUN/models/NAME.pt."""
+    for folder, summary in summaries.items():
+        plot_curves(summary["history"], run_dir / folder / "curves.png", f"{folder} — {split.protocol}")
+    references = {job.reference for job in jobs if job.reference in trained}
+    frontend_of = {job.name: job.frontend for job in jobs}
+    reference_features = {name: infer(trained[name], prepared[frontend_of[name]].test_images, device, precision)[1]
+                          for name in references}
+    meta = {"protocol": split.protocol, "seed": recipe.seed, "corpus": sorted({u.corpus for u in split.train})}
+    results = {}
+    for job in jobs:
+        model, part = trained[job.name], prepared[job.frontend]
+        logits, pooled = infer(model, part.test_images, device, precision)
+        predicted = logits.argmax(1).numpy()
+        scores = classification_report(part.test_labels.numpy(), predicted, labels)
+        by_corpus = per_group_reports(part.test_labels.numpy(), predicted, part.test_corpora, labels)
+        if by_corpus:
+            scores["per_corpus"] = by_corpus
+        plot_confusion(scores["confusion"], labels, run_dir / f"confusion-{job.name}.png",
+                       f"{job.title}\n{split.protocol} protocol, test n={len(part.test_labels)}")
+        details = {}
+        if time_runs:
+            details.update(time_per_clip(model.cpu(), part.frontend.image_size, runs=time_runs, threads=threads))
+            model.to(device)
+        if job.reference in reference_features:
+            details["cosine_to_teacher"] = cosine_similarity(pooled.numpy(), reference_features[job.reference].numpy())
+        results[job.name] = ModelResult(
+            job.title, scores, sum(summaries[folder]["wall_seconds"] for _, folder in job.stages), count(model),
+            {stage: summaries[folder]["epochs"] for stage, folder in job.stages},
+            {stage: summaries[folder]["selected_epoch"] for stage, folder in job.stages}, details)
+        save_torch(model_file(model, labels, part.normalizer, part.frontend, meta), run_dir / "models" / f"{job.name}.pt")
+    return results
+
+
+def run_split(split: Split, labels: list[str], jobs: list[Job], run_dir: Path, recipe: Recipe, cache_dir: Path | None,
+              device: torch.device, progress: bool = True, time_runs: int = 0, threads: int = 1) -> dict:
+    """Train and evaluate every job on one split (and the openSMILE baseline when the recipe asks for
+    it); writes and returns the results dict."""
+    started = time.perf_counter()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    audit = leakage_audit(split)
+    if distributed.writes():
+        write_split(split, run_dir / "split.csv")
+        save_json(audit, run_dir / "leakage.json")
+    precision = resolve_precision(recipe.precision, device)
+    corpora = sorted({u.corpus for u in split.train})
+    prepared = {kind: prepare_split(split, labels, frontend_settings(kind, recipe, corpora), recipe, cache_dir,
+                                    progress) for kind in dict.fromkeys(job.frontend for job in jobs)}
+    trained, summaries = train_jobs(jobs, prepared, labels, run_dir, recipe, device, precision, progress)
+    if not distributed.writes():
+        return {}  # a data-parallel replica: rank 0 evaluates and writes
+    models = evaluate_jobs(jobs, trained, summaries, prepared, split, labels, run_dir, recipe, device, precision,
+                           time_runs, threads)
+    if recipe.baseline:
+        from .baseline import run_baseline  # optional dependency: opensmile
+
+        models["opensmile"] = run_baseline(split, labels, recipe.baseline, seed=recipe.seed, progress=progress,
+                                           cache_dir=cache_dir / "opensmile" if cache_dir else None)
+    failures = {path: reason for part in prepared.values() for path, reason in part.failures.items()}
+    results = {"models": as_dicts(models), "protocol": split.protocol, "fold": split.fold, "seed": recipe.seed,
+               "split": split.summary(), "leakage": audit, "labels": labels, "precision": precision,
+               "failures": failures,
+               "timing": {**{f"{kind}_features_seconds": part.feature_seconds for kind, part in prepared.items()},
+                          **{f"{s}_seconds": summaries[s]["wall_seconds"] for s in summaries},
+                          "total_seconds": time.perf_counter() - started}}
+    save_json(results, run_dir / "results.json")
+    save_text(results_markdown(results), run_dir / "results.md")
+    return results
+
+
+def run_protocol(utterances: list[Utterance], protocol: str, jobs_for: Callable[[int], list[Job]], run_dir: str | Path,
+                 recipe: Recipe, cache_dir: str | Path | None, device: torch.device, *, settings: dict,
+                 progress: bool = True, folds: int = 10, time_runs: int = 0, threads: int = 1,
+                 left_out: dict[str, int] | None = None) -> dict:
+    """Run the jobs under `protocol`: one split, or every fold (resumable fold by fold, spread over
+    processes under torchrun --distribute folds) pooled into mean +- std and one confusion.
+
+    `settings` are what a resumed run must share with the one in `run_dir` (ResumeError otherwise);
+    `left_out` (label -> count of utterances not trained on) is recorded in config.json."""
+    run_dir = Path(run_dir)
+    cache_dir = Path(cache_dir) if cache_dir else None
+    check_resume(run_dir, settings)
+    labels = sorted({u.label for u in utterances})
+    recipe = _without_missing_baseline(recipe)
+    splits, protocol_report = protocol_splits(utterances, protocol, seed=recipe.seed, views=recipe.augment.views,
+                                              folds=folds)
+    config = {**json.loads(json.dumps(settings)), "labels": labels, "machine": machine(),
+              "n_utterances": len(utterances), "corpora": sorted({u.corpus for u in utterances}),
+              "utterances_per_corpus": dict(sorted(Counter(u.corpus for u in utterances).items())),
+              "labels_left_out": left_out or {}, "processes": distributed.world_size(),
+              "baseline_run": recipe.baseline, **protocol_report}
+    main = distributed.is_main()
+    if main:
+        write_manifest(utterances, run_dir / "manifest.csv")
+        save_json(config, run_dir / "config.json")
+    started = time.perf_counter()
+    jobs = jobs_for(len(labels))
+    if len(splits) == 1 and splits[0].fold is None:
+        results = run_split(splits[0], labels, jobs, run_dir, recipe, cache_dir, device, progress, time_runs, threads)
+    else:
+        mine = range(distributed.rank(), len(splits), distributed.world_size()) if distributed.spread_folds() \
+            else range(len(splits))
+        per_fold = {}
+        for i in mine:
+            report(f"== fold {i + 1}/{len(splits)} ({protocol} {splits[i].fold}): test speakers "
+                   f"{', '.join(splits[i].summary()['speakers']['test'])}", progress)
+            per_fold[i] = run_split(splits[i], labels, jobs, run_dir / "folds" / f"{splits[i].fold}", recipe, cache_dir,
+                                    device, progress, time_runs, threads)
+        distributed.barrier()
+        if not main:
+            return {}
+        if distributed.spread_folds():  # the other processes' folds are on disk
+            per_fold = {i: json.loads((run_dir / "folds" / f"{s.fold}" / "results.json").read_text())
+                        for i, s in enumerate(splits)}
+        results = _pooled(protocol, [per_fold[i] for i in range(len(splits))], labels, run_dir)
+    if not main:
+        return {}
+    results["config"] = config
+    results["wall_seconds"] = time.perf_counter() - started
+    save_json(results, run_dir / "results.json")
+    save_text(results_markdown(results), run_dir / "results.md")
+    return results
+
+
+def _pooled(protocol: str, per_fold: list[dict], labels: list[str], run_dir: Path) -> dict:
+    models = pool_folds([as_results(f["models"]) for f in per_fold])
+    for name, m in models.items():
+        plot_confusion(m.scores["confusion"], labels, run_dir / f"confusion-{name}.png",
+                       f"{m.title}\n{protocol}, pooled over {len(per_fold)} folds")
+    verdicts = sorted({f["leakage"].get("verdict", "") for f in per_fold})
+    return {"models": as_dicts(models), "protocol": protocol, "fold": None, "folds": [f["fold"] for f in per_fold],
+            "split": {"folds": len(per_fold)}, "leakage": {"verdict": "; ".join(verdicts)}, "labels": labels}
+
+
+def _without_missing_baseline(recipe: Recipe) -> Recipe:
+    """The recipe without its openSMILE baseline when the package is missing, said in one line."""
+    if recipe.baseline and not available("baseline"):
+        report(f"note: the openSMILE baseline ({recipe.baseline}) is skipped: the opensmile package is not "
+               "installed (.venv/bin/pip install -e '.[baseline]' adds it)")
+        return replace(recipe, baseline=None)
+    return recipe
