@@ -28,6 +28,11 @@ def _train(stage: str, out, batch_size: int):
         data.val_targets = teacher_features(_small("teacher", seed=7), data.val_images, torch.device("cpu"))
     model = _small("teacher" if stage == "teacher" else "student")
     config = StageConfig(epochs=2, batch_size=batch_size, lr=1e-3, select="last", checkpoint_every=2)
+    if stage == "plain":  # emovit's recipe: masks, crops and mixup drawn for the global batch, a weight average
+        config = StageConfig(epochs=2, batch_size=batch_size, optimizer="adamw", lr=1e-3, weight_decay=0.05,
+                             schedule="cosine", warmup_epochs=1, label_smoothing=0.1, freq_masks=1, freq_width=4,
+                             time_masks=1, time_width=4, crop_prob=0.5, mixup_alpha=0.4, mixup_prob=0.5,
+                             ema_decay=0.9, select="last", checkpoint_every=2)
     return run_stage(stage, model, data, config, out, LABELS, progress=False)
 
 
@@ -42,7 +47,7 @@ def _worker(rank, world, port, stage, out, batch_size):
         dist.destroy_process_group()
 
 
-@pytest.mark.parametrize("stage,batch_size", [("teacher", 4), ("match", 3)])  # 3: one rank gets an empty share
+@pytest.mark.parametrize("stage,batch_size", [("teacher", 4), ("match", 3), ("plain", 4)])  # 3: a rank's share is empty
 def test_two_process_ddp_equals_single_process(tmp_path, stage, batch_size):
     single = _train(stage, tmp_path / "single", batch_size)
     mp.spawn(_worker, args=(2, _free_port(), stage, tmp_path / "ddp", batch_size), nprocs=2, join=True)

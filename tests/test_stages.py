@@ -89,3 +89,97 @@ def test_auto_precision_is_fp32_without_amx_or_cuda(monkeypatch):
     assert precision.resolve_precision("fp32", torch.device("cpu")) == "fp32"
     with pytest.raises(ValueError, match="precision"):
         precision.resolve_precision("fp16", torch.device("cpu"))
+
+
+def test_the_paper_recipe_is_the_paper(monkeypatch):
+    """`--recipe paper` stays exactly the paper: Adam 1e-4 halved every 10 epochs, batch 4, 50 epochs a
+    stage, alpha 10, the three augmented views, and none of the newer recipe's options."""
+    from emovit.config import StageConfig, load_recipe
+
+    recipe = load_recipe("paper")
+    assert recipe.stage == StageConfig()
+    stage = recipe.stage
+    assert (stage.epochs, stage.batch_size, stage.optimizer, stage.lr, stage.betas, stage.weight_decay,
+            stage.schedule, stage.lr_halve_every, stage.alpha) == (50, 4, "adam", 1e-4, (0.9, 0.999), 0.0, "step", 10, 10.0)
+    assert not stage.augments_batches and stage.ema_decay == 0 and stage.label_smoothing == 0 and stage.kd_weight == 0
+    assert recipe.augment.views == 4 and recipe.per_model == {} and recipe.dropout == 0.0
+    assert (recipe.teacher_depth, recipe.student_depth, recipe.patch_size) == (6, 3, (128, 1))
+    assert recipe.models == ("teacher", "student", "plain")
+
+
+def test_weight_average_is_the_documented_moving_average():
+    from emovit.stages import WeightAverage
+
+    model = _small("student")
+    average = WeightAverage(model, decay=0.9)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    average.update(model)
+    for key, value in model.state_dict().items():
+        assert torch.allclose(average.state[key], 0.9 * before[key] + 0.1 * value), key
+    with average.swapped_into(model):
+        assert all(torch.equal(model.state_dict()[k], v) for k, v in average.state.items())
+    assert all(torch.equal(model.state_dict()[k], before[k] + 1.0) for k in before if before[k].is_floating_point())
+
+
+def test_cosine_schedule_warms_up_then_falls_to_zero():
+    from emovit.stages import make_optimizer
+
+    config = StageConfig(epochs=10, lr=1e-3, schedule="cosine", warmup_epochs=2)
+    optimizer, scheduler = make_optimizer(_small("student"), config, steps_per_epoch=5)
+    lrs = []
+    for _ in range(50):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)  # linear warm-up over 10 steps
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:])) and lrs[-1] < 2e-6
+
+
+def test_the_new_recipe_options_train_and_lower_the_loss(tmp_path):
+    """AdamW, warm-up + cosine, label smoothing, SpecAugment masks, crops, mixup and an average of the
+    weights, in one short run: it learns (validation CE falls) and keeps the averaged weights."""
+    config = StageConfig(epochs=6, batch_size=4, optimizer="adamw", lr=3e-3, weight_decay=0.05, schedule="cosine",
+                         warmup_epochs=1, label_smoothing=0.1, freq_masks=1, freq_width=4, time_masks=1, time_width=4,
+                         crop_prob=0.3, crop_min_frames=16, mixup_alpha=0.4, mixup_prob=0.3, ema_decay=0.9,
+                         checkpoint_every=0, select="last")
+    data = _data(n=24)
+    data.silence = float(data.train_images.min())
+    model = _small("student", seed=3)
+    summary = run_stage("plain", model, data, config, tmp_path, LABELS, progress=False)
+    history = summary["history"]
+    assert history[-1]["val_ce"] < history[0]["val_ce"]
+    saved = torch.load(tmp_path / "final.pt", weights_only=False)["model"]
+    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
+
+
+def test_options_a_stage_cannot_honour_are_refused(tmp_path):
+    data = _data()
+    teacher = _small("teacher")
+    data.train_targets = teacher_features(teacher, data.train_images, torch.device("cpu"))
+    data.val_targets = teacher_features(teacher, data.val_images, torch.device("cpu"))
+    with pytest.raises(ValueError, match="CE-only stages"):
+        run_stage("match", _small("student"), data, StageConfig(epochs=1, mixup_alpha=0.4, mixup_prob=0.5), tmp_path,
+                  LABELS, progress=False)
+    with pytest.raises(ValueError, match="per_model.student"):
+        run_stage("plain", _small("student"), data, StageConfig(epochs=1, kd_weight=1.0), tmp_path / "p", LABELS,
+                  progress=False)
+    with pytest.raises(ValueError, match="mixup_alpha"):
+        StageConfig(mixup_prob=0.5)
+
+
+def test_logit_distillation_adds_the_tempered_kl():
+    from emovit.stages import _sample_losses
+
+    logits, teacher = torch.randn(5, 3), torch.randn(5, 3)
+    y = torch.tensor([0, 1, 2, 0, 1])
+    pooled, target = torch.randn(5, 8), torch.randn(5, 8)
+    base = StageConfig(alpha=10.0)
+    with_kd = StageConfig(alpha=10.0, kd_weight=0.5, kd_temperature=2.0)
+    plain = _sample_losses("ce+l1", pooled, logits, y, target, base)
+    kd = _sample_losses("ce+l1", pooled, logits, y, target, with_kd, target_logits=teacher)
+    p_t = (teacher / 2).softmax(-1)
+    kl = (p_t * (p_t.log() - (logits / 2).log_softmax(-1))).sum(-1)
+    assert torch.allclose(kd - plain, 0.5 * 4 * kl, atol=1e-5)

@@ -6,7 +6,7 @@
 set -euo pipefail
 corpus=$1
 run() {  # models seed
-  PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 .venv/bin/emovit compare --corpus "$corpus" --root "../shared/data/$corpus" \
+  PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 .venv/bin/emovit compare --recipe paper --corpus "$corpus" --root "../shared/data/$corpus" \
     --protocol paper --models "$1" --epochs 20 --lr-halve-every 4 --seed "$2" --device cpu --precision auto \
     --time-runs 0 --quiet --out "runs/seeds/$corpus-paper-$1-s$2"
 }

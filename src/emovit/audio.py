@@ -293,14 +293,18 @@ def from_array(samples: np.ndarray, sample_rate: int, target_rate: int = SAMPLE_
     return _finish(_mono(x, name), rate, target, name)
 
 
-def fit_length(wave: np.ndarray, seconds: float = CLIP_SECONDS, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """The first ``seconds`` of ``wave``, zero-padded at the end when it is shorter (the paper's 4 s clip)."""
+def fit_length(wave: np.ndarray, seconds: float = CLIP_SECONDS, sample_rate: int = SAMPLE_RATE,
+               pad: str = "zeros") -> np.ndarray:
+    """The first ``seconds`` of ``wave``; a shorter one is followed by zeros (the paper's 4 s clip) or,
+    with ``pad="repeat"``, by copies of itself until the clip is full."""
     n = int(round(seconds * sample_rate))
     wave = np.asarray(wave, dtype=np.float32)
     if wave.ndim != 1:
         raise ValueError(f"fit_length expects a 1-D waveform, got shape {wave.shape}")
     if len(wave) >= n:
         return wave[:n].copy()
+    if pad == "repeat" and len(wave):
+        return np.tile(wave, -(-n // len(wave)))[:n]
     return np.pad(wave, (0, n - len(wave)))
 
 

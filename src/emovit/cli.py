@@ -51,8 +51,8 @@ PROTOCOL_HELP = ("paper: random 80/20 of utterances (speakers overlap); paper-le
                  "the split (shows the leak); speaker: ~20% of speakers held out (of each corpus); loso: leave one "
                  "speaker out; kfold: --folds-fold stratified cross-validation over utterances (speakers overlap, "
                  "as TIM-Net's papers); emobox: the EmoBox benchmark's published folds (EmoDB, SAVEE, RAVDESS).")
-RECIPE_HELP = ("Training recipe: a name (paper, paper-e20, bundled-e8, timnet, ...: src/emovit/recipes/) or a .toml "
-               "file; the options below override its settings.")
+RECIPE_HELP = ("Training recipe: a name (emovit: what emovit's models are trained with; paper: the paper's, exactly; "
+               "paper-e20, bundled-e8, timnet: src/emovit/recipes/) or a .toml file; the options below override it.")
 
 # Options shared by the training commands (reproduce, compare, baseline), declared once. Recipe
 # settings default to None: "take the recipe's value".
@@ -212,9 +212,9 @@ def reproduce(
     labels: Labels = None,
     protocol: ProtocolOption = Protocol.paper,
     folds: Folds = 10,
-    recipe: RecipeName = "paper",
-    models: Optional[str] = typer.Option(None, help="Which of teacher,student,plain to train (the teacher is always "
-                                                    "trained; paper: all three)."),
+    recipe: RecipeName = "emovit",
+    models: Optional[str] = typer.Option(None, help="Which of teacher,student,plain to train (the student learns "
+                                                    "from the teacher; paper: all three)."),
     teacher_depth: Optional[int] = typer.Option(None, help="Teacher ViT depth (paper: 6 or 12)."),
     student_depth: Optional[int] = typer.Option(None, help="Student ViT depth (paper: 3)."),
     patch: Optional[str] = typer.Option(None, help="Patch height x width: 128x1 vertical (paper) or 16x16 square."),
@@ -246,9 +246,7 @@ def reproduce(
     from .config import ResumeError, parse_patch
     from .reproduce import reproduce as run
 
-    chosen = None  # the recipe's models; the teacher is always trained, first
-    if models is not None:
-        chosen = ("teacher", *(m.strip() for m in models.split(",") if m.strip() and m.strip() != "teacher"))
+    chosen = None if models is None else tuple(m.strip() for m in models.split(",") if m.strip())
     try:
         patch_size = parse_patch(patch) if patch is not None else None
     except ValueError as e:
@@ -291,7 +289,7 @@ def compare(
                                "'plain' (the student, CE only) and/or 'opensmile' (the openSMILE + SVM baseline). "
                                "'student' and 'student-16x16' learn by knowledge transfer from "
                                "'teacher'/'teacher-16x16', trained first."),
-    recipe: RecipeName = "paper",
+    recipe: RecipeName = "emovit",
     epochs: Epochs = None,
     batch_size: BatchSize = None,
     lr: LearningRate = None,
@@ -435,6 +433,31 @@ def baseline(
     save_json(study, out / "results.json")
     save_text(baseline_markdown(study, "+".join(c.value for c in corpus)), out / "results.md")
     typer.echo((out / "results.md").read_text())
+
+
+@app.command()
+def evaluate(
+    run: Path = typer.Argument(..., help="A run directory of `emovit reproduce` or `emovit compare`."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Which of the run's models/NAME.pt (default: "
+                                        "student, else plain, else teacher)."),
+    window: Optional[float] = typer.Option(None, help="Timeline window for the joined recordings (default: the "
+                                           "model's clip, 4 s)."),
+    hop: Optional[float] = typer.Option(None, help="Seconds between timeline windows (default: half the window)."),
+    seed: int = typer.Option(0, help="Seed of the noise, and of the order in which clips are joined."),
+    precision: Precision = None,
+):
+    """Robustness of a trained run's model on its test part (every fold): centre crops of 0.7, 1 and 2 s,
+    white and speech-shaped noise at 20 and 10 dB SNR, and clips joined into ~60 s recordings read as a
+    timeline; writes RUN/robustness.json and robustness.md."""
+    from .evaluate import evaluate_run
+    from .inference import ModelFileError
+
+    precision = _check_precision(precision)
+    try:
+        evaluate_run(run, model, precision, seed, window, hop, progress=lambda message: typer.echo(message, err=True))
+    except (FileNotFoundError, ModelFileError, ValueError) as e:
+        _fail(str(e))
+    typer.echo((run / "robustness.md").read_text())
 
 
 figures_app = typer.Typer(no_args_is_help=True, help="The paper's figures, drawn from trained models.")

@@ -23,6 +23,7 @@ else:  # pragma: no cover - Python 3.10
 
 SAMPLE_RATE = 16000  # every log-Mel model hears 16 kHz mono
 CLIP_SECONDS = 4.0  # and 4 s of it per forward pass
+PADS = ("zeros", "repeat")
 
 
 def _fingerprint(settings: dict) -> str:
@@ -47,7 +48,12 @@ class LogMelConfig:
     n_mels: int = 128
     top_db: float = 80.0
     image_size: tuple[int, int] = (128, 128)  # (mel bands, time steps)
-    crop: ClassVar[str] = "start"  # the clip is the recording's first clip_seconds, zero-padded
+    pad: str = "zeros"  # a recording shorter than the clip: zeros after it (the paper's), or "repeat" it
+    crop: ClassVar[str] = "start"  # the clip is the recording's first clip_seconds
+
+    def __post_init__(self):
+        if self.pad not in PADS:
+            raise ValueError(f"pad must be one of {', '.join(PADS)}, not {self.pad!r}")
 
     @property
     def clip_samples(self) -> int:
@@ -63,8 +69,12 @@ class LogMelConfig:
         return cls(**d)
 
     def fingerprint(self) -> str:
-        """Names cached images: equal settings, equal fingerprint (the same as before `kind` existed)."""
-        return _fingerprint(asdict(self))
+        """Names cached images: equal settings, equal fingerprint (the paper's settings keep the name
+        they had before `kind` and `pad` existed)."""
+        settings = asdict(self)
+        if settings["pad"] == "zeros":
+            del settings["pad"]
+        return _fingerprint(settings)
 
 
 # `mean_signal_length` per corpus (samples at 22050 Hz) of TIM-Net's code (Jiaxin-Ye/TIM-Net_SER)
@@ -163,7 +173,7 @@ class AugmentConfig:
 
 SELECTIONS = ("best", "last")
 OPTIMIZERS = ("adam", "adamw")
-SCHEDULES = ("step", "constant")
+SCHEDULES = ("step", "constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -176,13 +186,31 @@ class StageConfig:
     lr: float = 1e-4
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
-    schedule: str = "step"  # step: halve the learning rate every lr_halve_every epochs; constant
+    schedule: str = "step"  # step: halve every lr_halve_every epochs; constant; cosine (per step, after warm-up)
     lr_halve_every: int = 10
+    warmup_epochs: int = 0  # cosine: the learning rate rises linearly from 0 over these epochs
     label_smoothing: float = 0.0
     views: int | None = None  # how many of the cached views of a clip a step draws from (None: all)
     alpha: float = 10.0  # weight of the L1 feature matching in the student's stage 3
+    kd_weight: float = 0.0  # student's stage 3: + kd_weight * T^2 * KL(teacher || student) of logits at T
+    kd_temperature: float = 4.0
+    ema_decay: float = 0.0  # > 0: an exponential moving average of the weights is validated and kept
+    # per-step augmentation of the (normalised) images, in stages with labels only (emovit.batch_augment)
+    freq_masks: int = 0  # SpecAugment: this many frequency masks of up to freq_width mel bins
+    freq_width: int = 0
+    time_masks: int = 0  # and time masks of up to time_width frames
+    time_width: int = 0
+    crop_prob: float = 0.0  # with this probability keep a random span of >= crop_min_frames frames (16: 0.5 s
+    crop_min_frames: int = 16  # of a 4 s image), placed anywhere in the frame, silence elsewhere (short utterances)
+    mixup_alpha: float = 0.0  # mixup with Beta(alpha, alpha) weights on a fraction mixup_prob of batches
+    mixup_prob: float = 0.0
     select: str = "best"  # "best" validation epoch or "last"
     checkpoint_every: int = 200  # steps; a checkpoint is also written at every epoch end
+
+    @property
+    def augments_batches(self) -> bool:
+        """Whether a step changes its images or labels (masks, crops, mixup)."""
+        return bool(self.freq_masks or self.time_masks or self.crop_prob or self.mixup_prob)
 
     def __post_init__(self):
         if self.select not in SELECTIONS:
@@ -195,8 +223,17 @@ class StageConfig:
             raise ValueError(f"views must be at least 1 (or None for all), not {self.views}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr_halve_every < 1:
             raise ValueError("epochs, batch_size and lr_halve_every must be at least 1")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1), not {self.label_smoothing}")
+        for name in ("label_smoothing", "crop_prob", "mixup_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), not {self.ema_decay}")
+        if self.mixup_prob and self.mixup_alpha <= 0:
+            raise ValueError("mixup_prob > 0 needs mixup_alpha > 0 (the Beta distribution's parameter)")
+        if self.kd_weight < 0 or self.kd_temperature <= 0 or self.warmup_epochs < 0:
+            raise ValueError("kd_weight and warmup_epochs must be at least 0, kd_temperature above 0")
+        if min(self.freq_masks, self.freq_width, self.time_masks, self.time_width) < 0 or self.crop_min_frames < 1:
+            raise ValueError("mask counts and widths must be at least 0, crop_min_frames at least 1")
 
 
 
@@ -205,7 +242,7 @@ class StageConfig:
 
 
 PRECISIONS = ("auto", "fp32", "bf16")
-RECIPE_MODELS = ("teacher", "student", "plain")  # reproduce's models; the teacher is always trained
+RECIPE_MODELS = ("teacher", "student", "plain")  # reproduce's models; the student learns from the teacher
 
 
 @dataclass(frozen=True)
@@ -224,6 +261,7 @@ class Recipe:
     teacher_depth: int = 6
     student_depth: int = 3
     patch_size: tuple[int, int] = (128, 1)
+    dropout: float = 0.0  # in the ViTs' attention and feed-forward layers
     frontend: LogMelConfig = field(default_factory=LogMelConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     stage: StageConfig = field(default_factory=StageConfig)
@@ -233,8 +271,12 @@ class Recipe:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         unknown = set(self.models) - set(RECIPE_MODELS)
-        if unknown:
-            raise ValueError(f"unknown model(s) {sorted(unknown)}; choose from {', '.join(RECIPE_MODELS)}")
+        if unknown or not self.models:
+            raise ValueError(f"unknown or no model(s) {sorted(unknown)}; choose from {', '.join(RECIPE_MODELS)}")
+        if "student" in self.models and "teacher" not in self.models:
+            raise ValueError("the student (knowledge transfer) learns from the teacher: models must include teacher")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
         stage_fields = {f.name for f in fields(StageConfig)}
         for model, overrides in self.per_model.items():
             bad = set(overrides) - stage_fields

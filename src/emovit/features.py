@@ -84,11 +84,11 @@ def build_frontend(config: FrontEndSettings) -> nn.Module:
 
 
 def fit_clip(wave: np.ndarray, config: FrontEndSettings) -> np.ndarray:
-    """One recording cut to the clip a front end reads: its start (the paper's log-Mel) or its centre
-    (TIM-Net's MFCC), zero-padded to the clip length."""
+    """One recording cut to the clip a front end reads: its start (the paper's log-Mel; padded as the
+    config says) or its centre (TIM-Net's MFCC, zero-padded both sides)."""
     if config.crop == "centre":
         return centre_fit(wave, config.clip_samples)
-    return fit_length(wave, config.clip_seconds, config.sample_rate)
+    return fit_length(wave, config.clip_seconds, config.sample_rate, config.pad)
 
 
 def mel_bands(basis: torch.Tensor, group: int = 16) -> list[tuple[int, int, int, int]]:

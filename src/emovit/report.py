@@ -48,6 +48,13 @@ def results_markdown(results: dict) -> str:
     if pooled:
         lines += ["", "Scores are mean ± std over folds. Pooled over all folds (one confusion matrix): "
                   + ", ".join(f"{k} WA {p['wa']:.3f} / UA {p['ua']:.3f}" for k, p in pooled.items())]
+    if "folds" in results:
+        folds = results["folds"]
+        lines += ["", "Per fold (UA / WA):", "", "| Model | " + " | ".join(f"fold {f}" for f in folds) + " |",
+                  "|---|" + "---|" * len(folds)]
+        lines += [f"| {m['title']} | " + " | ".join(f"{ua:.3f} / {wa:.3f}" for ua, wa in
+                                                  zip(m["ua"]["folds"], m["wa"]["folds"])) + " |"
+                  for m in models.values() if isinstance(m.get("ua"), dict)]
     per_corpus = {k: m["per_corpus"] for k, m in models.items() if "per_corpus" in m}
     if per_corpus:
         corpora = sorted({c for v in per_corpus.values() for c in v})

@@ -22,20 +22,23 @@ MODEL_TITLES = {
 
 def paper_jobs(num_classes: int, recipe: Recipe) -> list[Job]:
     """The recipe's models: teacher, then student (stages 2+3) and the CE-only student, which
-    start from the same weights (same seed) so that only knowledge transfer differs."""
+    start from the same weights (same seed) so that only knowledge transfer differs; a recipe may
+    train the CE-only student alone."""
     def teacher():
-        return EmotionViT(teacher_config(num_classes, recipe.teacher_depth, recipe.patch_size))
+        return EmotionViT(teacher_config(num_classes, recipe.teacher_depth, recipe.patch_size, dropout=recipe.dropout))
 
     def student():
-        return EmotionViT(student_config(num_classes, recipe.student_depth, recipe.patch_size))
+        return EmotionViT(student_config(num_classes, recipe.student_depth, recipe.patch_size, dropout=recipe.dropout))
 
-    jobs = [Job("teacher", MODEL_TITLES["teacher"], teacher, (("teacher", "teacher"),))]
+    jobs = []
+    if "teacher" in recipe.models:
+        jobs.append(Job("teacher", MODEL_TITLES["teacher"], teacher, (("teacher", "teacher"),)))
     if "student" in recipe.models:
         jobs.append(Job("student", MODEL_TITLES["student"], student, (("match", "match"), ("student", "student")),
                         seed_offset=1, teacher="teacher", reference="teacher"))
     if "plain" in recipe.models:
         jobs.append(Job("plain", MODEL_TITLES["plain"], student, (("plain", "plain"),), seed_offset=1,
-                        reference="teacher"))
+                        reference="teacher" if "teacher" in recipe.models else None))
     return jobs
 
 

@@ -42,7 +42,7 @@ from .progress import report
 from .protocols import Split, leakage_audit, protocol_splits, write_split
 from .report import results_markdown
 from .results import ModelResult, as_dicts, as_results, pool_folds
-from .stages import StageData, infer, run_stage, seed_everything, teacher_features
+from .stages import StageData, infer, run_stage, seed_everything, teacher_features, teacher_outputs
 from .views import build_images
 
 
@@ -124,12 +124,15 @@ def prepare_split(split: Split, labels: list[str], frontend, recipe: Recipe, cac
 
     train_raw = torch.stack([torch.stack([image_of[it] for it in g]) for g in groups])
     normalizer = Normalizer.fit(train_raw)
+    # silence is the log-Mel image's floor; MFCC images have no such value, and their mean stands in
+    silence = float(normalizer(torch.tensor(-frontend.top_db))) if frontend.kind == "logmel" else 0.0
     data = StageData(
         train_images=normalizer(train_raw),
         train_labels=torch.tensor([label_of[g[0][0]] for g in groups]),
         val_images=normalizer(torch.stack([image_of[it] for it in val_items])) if val_items
         else torch.empty(0, 1, *frontend.image_size),
         val_labels=torch.tensor([label_of[p] for p, _ in val_items], dtype=torch.long),
+        silence=silence,
     )
     return SplitData(data=data, test_images=normalizer(torch.stack([image_of[it] for it in test_items])),
                      test_labels=torch.tensor([label_of[p] for p, _ in test_items]),
@@ -148,7 +151,7 @@ def train_jobs(jobs: list[Job], prepared: dict[str, SplitData], labels: list[str
         data = prepared[job.frontend].data
         if job.teacher is not None and job.teacher != targets_of:
             teacher = trained[job.teacher].to(device)
-            data.train_targets = teacher_features(teacher, data.train_images, device, precision)
+            data.train_targets, data.train_target_logits = teacher_outputs(teacher, data.train_images, device, precision)
             data.val_targets = teacher_features(teacher, data.val_images, device, precision)
             targets_of = job.teacher
         seed_everything(recipe.seed + job.seed_offset)

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from . import distributed
+from .batch_augment import BatchAugment, soft_cross_entropy
 from .checkpoint import load_torch, save_json, save_torch
 from .config import StageConfig
 from .metrics import classification_report
@@ -42,6 +43,8 @@ class StageData:
     val_labels: torch.Tensor
     train_targets: torch.Tensor | None = None  # teacher pooled features (n, views, dim)
     val_targets: torch.Tensor | None = None  # (m, dim)
+    train_target_logits: torch.Tensor | None = None  # teacher logits (n, views, classes), for logit distillation
+    silence: float = 0.0  # the value of silence in these normalised images (what masks and crops fill with)
 
 
 def _head_shape(head: torch.nn.Module) -> tuple[int, int]:
@@ -76,9 +79,14 @@ def infer(model: torch.nn.Module, images: torch.Tensor, device: torch.device, pr
 
 def teacher_features(teacher, images: torch.Tensor, device, precision="fp32") -> torch.Tensor:
     """Frozen teacher's pooled features for images of shape (n, [views,] 1, H, W)."""
+    return teacher_outputs(teacher, images, device, precision)[0]
+
+
+def teacher_outputs(teacher, images: torch.Tensor, device, precision="fp32") -> tuple[torch.Tensor, torch.Tensor]:
+    """Frozen teacher's pooled features and logits for images of shape (n, [views,] 1, H, W)."""
     lead = images.shape[:-3]
-    _, pooled = infer(teacher, images.reshape(-1, *images.shape[-3:]), device, precision)
-    return pooled.reshape(*lead, -1)
+    logits, pooled = infer(teacher, images.reshape(-1, *images.shape[-3:]), device, precision)
+    return pooled.reshape(*lead, -1), logits.reshape(*lead, -1)
 
 
 def _epoch_plan(n: int, views: int, seed: int, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -98,13 +106,21 @@ class _Objective(torch.nn.Module):
         return pooled, (None if self.kind == "l1" else self.model.head(pooled))
 
 
-def _sample_losses(kind: str, pooled, logits, y, target, alpha: float, label_smoothing: float = 0.0) -> torch.Tensor:
-    """Per-sample loss: CE (with label smoothing), L1 (mean over feature dimensions) or CE + alpha * L1."""
+def _sample_losses(kind: str, pooled, logits, y, target, config: StageConfig, soft_y=None,
+                   target_logits=None) -> torch.Tensor:
+    """Per-sample loss: CE (label smoothing; soft labels after mixup), L1 (mean over feature dimensions)
+    or CE + alpha * L1, plus, with kd_weight, T^2 * KL(teacher || student) of the logits at temperature T."""
     losses = 0.0
     if kind != "l1":
-        losses = F.cross_entropy(logits.float(), y, reduction="none", label_smoothing=label_smoothing)
+        losses = soft_cross_entropy(logits.float(), soft_y, config.label_smoothing) if soft_y is not None \
+            else F.cross_entropy(logits.float(), y, reduction="none", label_smoothing=config.label_smoothing)
     if kind != "ce":
-        losses = losses + (alpha if kind == "ce+l1" else 1.0) * (pooled.float() - target).abs().mean(dim=1)
+        losses = losses + (config.alpha if kind == "ce+l1" else 1.0) * (pooled.float() - target).abs().mean(dim=1)
+    if config.kd_weight and target_logits is not None:
+        t = config.kd_temperature
+        kl = F.kl_div(F.log_softmax(logits.float() / t, -1), F.log_softmax(target_logits / t, -1),
+                      reduction="none", log_target=True).sum(-1)
+        losses = losses + config.kd_weight * t * t * kl
     return losses
 
 
@@ -132,13 +148,68 @@ def _score(kind: str, metrics: dict) -> float:
     return metrics["val_ua"] - 1e-3 * metrics["val_loss"]  # loss breaks UA ties
 
 
-def make_optimizer(model: torch.nn.Module, config: StageConfig):
-    """The stage's optimiser and its learning-rate schedule (stepped once per epoch)."""
+def make_optimizer(model: torch.nn.Module, config: StageConfig, steps_per_epoch: int = 1):
+    """The stage's optimiser and its learning-rate schedule: `step` and `constant` are stepped once per
+    epoch, `cosine` (linear warm-up, then a cosine to zero) once per optimiser step."""
     kind = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
     optimizer = kind(model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
     if config.schedule == "constant":
         return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+    if config.schedule == "cosine":
+        warmup, total = config.warmup_epochs * steps_per_epoch, config.epochs * steps_per_epoch
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_halve_every, gamma=0.5)
+
+
+class WeightAverage:
+    """An exponential moving average of a model's weights (ema = d * ema + (1 - d) * weights after every
+    optimiser step; buffers such as BatchNorm statistics are copied), validated and kept in place of the
+    raw weights: a smoother model from the same run."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        for key, value in model.state_dict().items():
+            if value.is_floating_point():
+                self.state[key].mul_(self.decay).add_(value.detach(), alpha=1.0 - self.decay)
+            else:
+                self.state[key].copy_(value)
+
+    def swapped_into(self, model: torch.nn.Module):
+        """A context in which `model` holds the averaged weights."""
+        average = self
+
+        class _Swap:
+            def __enter__(self):
+                self.raw = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                model.load_state_dict(average.state)
+
+            def __exit__(self, *exc):
+                model.load_state_dict(self.raw)
+
+        return _Swap()
+
+
+def check_stage(kind: str, config: StageConfig, data: StageData) -> None:
+    """Refuse settings a stage cannot honour, with the reason."""
+    if config.augments_batches and kind != "ce":
+        raise ValueError("masks, crops and mixup change the images a step sees, but this stage matches the frozen "
+                         "teacher's features of the unchanged images: use them in CE-only stages (teacher, plain), "
+                         "e.g. through the recipe's per_model settings")
+    if config.kd_weight and kind != "ce+l1":
+        raise ValueError("kd_weight distils the teacher's logits in the student's stage 3 only: set it in "
+                         "per_model.student")
+    if config.kd_weight and data.train_target_logits is None:
+        raise ValueError("kd_weight needs the teacher's logits (StageData.train_target_logits)")
 
 
 def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageConfig, out_dir: str | Path,
@@ -156,8 +227,14 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
         final = load_torch(final_path)
         model.load_state_dict(final["model"])
         return final["summary"]
+    check_stage(kind, config, data)
     model.to(device)
-    optimizer, scheduler = make_optimizer(model, config)
+    n, views = data.train_images.shape[:2]
+    views = min(views, config.views or views)
+    steps_per_epoch = math.ceil(n / config.batch_size)
+    optimizer, scheduler = make_optimizer(model, config, steps_per_epoch)
+    average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
+    augment = BatchAugment.from_config(config, fill=data.silence) if config.augments_batches else None
     state = {"epoch": 0, "batch": 0, "history": [], "best_score": -math.inf, "best_epoch": None,
              "loss_sum": 0.0, "correct": 0, "seen": 0, "wall": 0.0}
     if ckpt_path.exists():
@@ -166,6 +243,8 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         torch.set_rng_state(ckpt["torch_rng"])
+        if average is not None:
+            average.state = ckpt["average"]
         state = ckpt["state"]
         report(f"[{name}] resuming at epoch {state['epoch'] + 1}, batch {state['batch']}", progress)
 
@@ -173,6 +252,7 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
         if distributed.writes():
             save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
+                        "average": average.state if average is not None else None,
                         "state": state, "config": asdict(config), "seed": seed}, ckpt_path)
         distributed.sync_replicas()
 
@@ -182,9 +262,7 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
             objective, device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=kind == "l1")
     rank, world = (distributed.rank(), distributed.world_size()) if distributed.data_parallel() else (0, 1)
-    n, views = data.train_images.shape[:2]
-    views = min(views, config.views or views)
-    steps_per_epoch = math.ceil(n / config.batch_size)
+    num_classes = len(labels)
     step_counter = 0
     while state["epoch"] < config.epochs:
         epoch = state["epoch"]
@@ -195,19 +273,30 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
                        total=steps_per_epoch, done=state["batch"], enabled=progress and distributed.writes())
         for b in bar:
             batch = order[b * config.batch_size:(b + 1) * config.batch_size]
-            idx = batch.tensor_split(world)[rank]  # this rank's share of the global batch
-            x = data.train_images[idx, view_of[idx]].to(device)
-            y = data.train_labels[idx].to(device)
+            share = torch.arange(len(batch)).tensor_split(world)[rank]  # this rank's share of the global batch
+            idx = batch[share]
+            x, y, soft_y = data.train_images[idx, view_of[idx]], data.train_labels[idx], None
+            if augment is not None:  # the global batch, drawn from (seed, epoch, batch): every rank and a
+                g = torch.Generator().manual_seed(seed * 1_000_003 + epoch * 10_007 + b)  # resumed run alike
+                x, soft_y = augment(data.train_images[batch, view_of[batch]], data.train_labels[batch], num_classes, g)
+                x, soft_y = x[share], soft_y[share].to(device)
+            x, y = x.to(device), y.to(device)
             target = data.train_targets[idx, view_of[idx]].to(device) if data.train_targets is not None else None
+            target_logits = data.train_target_logits[idx, view_of[idx]].to(device) \
+                if config.kd_weight and data.train_target_logits is not None else None
             with autocast(device, precision):
                 pooled, logits = objective(x)
-                losses = _sample_losses(kind, pooled, logits, y, target, config.alpha, config.label_smoothing)
+                losses = _sample_losses(kind, pooled, logits, y, target, config, soft_y, target_logits)
             # sum / global batch, times world because DDP averages gradients over ranks:
             # the update is the single-process one whatever the share of each rank
             loss = losses.sum() * (world / len(batch))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if config.schedule == "cosine":
+                scheduler.step()
+            if average is not None:
+                average.update(model)
             correct = int((logits.argmax(1) == y).sum()) if logits is not None else 0
             loss_sum, seen, correct = distributed.sum_across([float(losses.detach().sum()), len(idx), correct], device)
             state["loss_sum"] += loss_sum
@@ -228,8 +317,15 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
                 checkpoint()
         bar.close()
         lr = optimizer.param_groups[0]["lr"]
-        scheduler.step()
-        metrics = _validate(kind, model, data, device, precision, config.alpha, labels)
+        if config.schedule != "cosine":
+            scheduler.step()
+        if average is not None:
+            with average.swapped_into(model):
+                metrics = _validate(kind, model, data, device, precision, config.alpha, labels)
+                kept = {k: v.clone() for k, v in model.state_dict().items()}
+        else:
+            metrics = _validate(kind, model, data, device, precision, config.alpha, labels)
+            kept = None
         record = {"epoch": epoch + 1, "train_loss": state["loss_sum"] / max(state["seen"], 1), "lr": lr,
                   **metrics}
         if kind != "l1":
@@ -239,7 +335,8 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
         if config.select == "last" or score > state["best_score"]:
             state["best_score"], state["best_epoch"] = score, epoch + 1
             if distributed.writes():
-                save_torch({"model": model.state_dict(), "epoch": epoch + 1}, out_dir / "best.pt")
+                save_torch({"model": kept if kept is not None else model.state_dict(), "epoch": epoch + 1},
+                           out_dir / "best.pt")
         state.update(epoch=epoch + 1, batch=0, loss_sum=0.0, correct=0, seen=0)
         state["wall"] += time.perf_counter() - started
         checkpoint()

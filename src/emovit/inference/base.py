@@ -20,6 +20,9 @@ from ..features import Normalizer, fit_clip
 from .modelfile import ModelFileError, resolve_model_path
 
 Input = Union[Source, np.ndarray]
+# A recording longer than the clip: "windows" of the clip length every half clip, the last one ending at the
+# recording's end, their probabilities averaged; "first": its first clip only (the paper's 4 s crop).
+LONG_INPUT = ("windows", "first")
 
 
 @dataclass
@@ -78,6 +81,7 @@ class Recognizer(ABC):
         self.precision = precision
         self.path = path
         self.meta = meta or {}
+        self.long_input = "windows"  # how a recording longer than the clip is judged (LONG_INPUT)
 
     @classmethod
     def load(cls, model: str | Path | None = None, device: str = "cpu", precision: str = "auto",
@@ -119,6 +123,27 @@ class Recognizer(ABC):
         """The clip the front end reads from a whole recording at :attr:`sample_rate`."""
         return fit_clip(wave, self.frontend_config)
 
+    def clips(self, wave: np.ndarray) -> list[np.ndarray]:
+        """The clips a whole recording is judged on (see LONG_INPUT): one, unless it is longer than the
+        clip and `long_input` is "windows"."""
+        n = int(round(self.clip_seconds * self.sample_rate))
+        if self.long_input == "first" or len(wave) <= n:
+            return [self.clip(wave)]
+        if self.long_input not in LONG_INPUT:
+            raise ValueError(f"long_input must be one of {', '.join(LONG_INPUT)}, not {self.long_input!r}")
+        hop = n // 2
+        starts = list(range(0, len(wave) - n + 1, hop))
+        if starts[-1] + n < len(wave):
+            starts.append(len(wave) - n)
+        return [wave[s:s + n] for s in starts]
+
+    def _judge(self, waves: list[np.ndarray]) -> np.ndarray:
+        """(len(waves), classes): each recording's probabilities, the mean over its clips."""
+        clips = [self.clips(w) for w in waves]
+        rows = self.probabilities([c for cs in clips for c in cs])
+        bounds = np.cumsum([0, *(len(cs) for cs in clips)])
+        return np.stack([rows[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
+
     def _decode(self, source: Input, sample_rate: int | None) -> tuple[np.ndarray, str, list[str]]:
         """Whole waveform at the model's rate, the name used in messages, and warnings about it."""
         if isinstance(source, np.ndarray):
@@ -138,11 +163,12 @@ class Recognizer(ABC):
                           warnings=warnings)
 
     def predict(self, source: Input, sample_rate: int | None = None) -> Prediction:
-        """Classify the first 4 s (the paper's crop; shorter input is zero-padded) of a path, bytes,
-        binary file object, or numpy array (``sample_rate`` then required).  Raises AudioError for
-        unusable audio.  The whole input is decoded, so for long recordings use :meth:`timeline`."""
+        """Classify a path, bytes, binary file object, or numpy array (``sample_rate`` then required):
+        one clip of the model's length (shorter input padded as its front end says), or for a longer
+        recording the mean over windows (`long_input`).  Raises AudioError for unusable audio.  The
+        whole input is decoded, so for long recordings use :meth:`timeline`."""
         wave, name, warnings = self._decode(source, sample_rate)
-        return self._prediction(self.probabilities([self.clip(wave)])[0], wave, name, warnings)
+        return self._prediction(self._judge([wave])[0], wave, name, warnings)
 
     def predict_batch(self, sources: Iterable[Source], batch_size: int = 32) -> list[Prediction | AudioError]:
         """:meth:`predict` for many paths/bytes, ``batch_size`` clips per forward pass.  A source that
@@ -156,7 +182,7 @@ class Recognizer(ABC):
                 except AudioError as e:
                     decoded.append(e)
             good = [d for d in decoded if not isinstance(d, AudioError)]
-            rows = iter(self.probabilities([self.clip(wave) for wave, _, _ in good]) if good else ())
+            rows = iter(self._judge([wave for wave, _, _ in good]) if good else ())
             results += [d if isinstance(d, AudioError) else self._prediction(next(rows), *d) for d in decoded]
         return results
 
@@ -210,9 +236,9 @@ class Recognizer(ABC):
 
     def embed(self, source: Input, sample_rate: int | None = None) -> np.ndarray:
         """The model's pooled feature (CLS after the last LayerNorm, 256-d for the paper's models) of the
-        same clip :meth:`predict` classifies: for retrieval, clustering or a new classifier head."""
+        clips :meth:`predict` classifies (their mean): for retrieval, clustering or a new classifier head."""
         wave, _, _ = self._decode(source, sample_rate)
-        return self.embeddings([self.clip(wave)])[0]
+        return self.embeddings(self.clips(wave)).mean(axis=0)
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:

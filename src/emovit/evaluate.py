@@ -1,0 +1,81 @@
+"""`emovit evaluate`: a trained run's model on its own test part under the conditions users meet
+and the corpora do not show: short crops, added noise, clips joined into a continuous recording
+(`emovit.robustness`). Folds are evaluated one by one (each with its own model and test part) and
+summarised as mean +- std; speech-shaped noise takes its spectrum from the fold's training part."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import save_json, save_text
+from .inference import ModelFileError, Recognizer
+from .protocols import read_split
+from .robustness import evaluate_robustness, robustness_markdown, targets_report
+
+
+def _split_dirs(run_dir: Path) -> list[Path]:
+    folds = sorted(p for p in (run_dir / "folds").glob("*") if (p / "split.csv").exists()) \
+        if (run_dir / "folds").is_dir() else []
+    if folds:
+        return folds
+    if (run_dir / "split.csv").exists():
+        return [run_dir]
+    raise FileNotFoundError(f"{run_dir}: no split.csv (nor folds/*/split.csv): not a run directory of "
+                            "`emovit reproduce` or `emovit compare`")
+
+
+def evaluate_run(run_dir: str | Path, model: str | None = None, precision: str = "auto", seed: int = 0,
+                 window: float | None = None, hop: float | None = None, progress=None) -> dict:
+    """Robustness of RUN/models/MODEL.pt (default: the run's student, else plain, else teacher) on the
+    test part of each split of the run; writes RUN/robustness.json and robustness.md."""
+    run_dir = Path(run_dir)
+    per_split = {}
+    for folder in _split_dirs(run_dir):
+        split = read_split(folder / "split.csv")
+        path = folder / "models" / f"{model}.pt" if model else folder
+        if model and not path.exists():
+            raise ModelFileError(f"{path}: no such model in the run (models/: "
+                                 f"{', '.join(sorted(p.stem for p in (folder / 'models').glob('*.pt')))})")
+        recognizer = Recognizer.load(path, precision=precision)
+        items = [(u.path, u.label) for u in split.originals("test")]
+        reference = sorted({u.path for u in split.originals("train")})
+        if progress:
+            progress(f"{folder.name}: {recognizer.path.name} on {len(items)} test clips")
+        result = evaluate_robustness(recognizer, items, noise_reference=reference, seed=seed, window=window, hop=hop)
+        result["targets"] = targets_report(result)
+        per_split[split.fold or "split"] = result
+    summary = {"run": str(run_dir), "model": model, "splits": per_split, "mean": _mean(per_split)}
+    save_json(summary, run_dir / "robustness.json")
+    save_text(robustness_report(summary), run_dir / "robustness.md")
+    return summary
+
+
+def _mean(per_split: dict) -> dict:
+    """WA and UA of each condition, mean and std over the splits."""
+    results = list(per_split.values())
+    out = {}
+    for condition in results[0]["conditions"]:
+        for score in ("wa", "ua"):
+            values = np.array([r["conditions"][condition][score] for r in results], dtype=float)
+            out.setdefault(condition, {})[score] = {"mean": float(values.mean()), "std": float(values.std())}
+    if all(r.get("joined") for r in results):
+        for name, key in (("timeline", "timeline_wa"), ("timeline clips one by one", "clip_wa_scored")):
+            values = np.array([r["joined"][key] for r in results], dtype=float)
+            out[name] = {"wa": {"mean": float(values.mean()), "std": float(values.std())}}
+    return out
+
+
+def robustness_report(summary: dict) -> str:
+    """One split: its tables; several: the mean table, then each split's."""
+    splits = summary["splits"]
+    if len(splits) == 1:
+        return robustness_markdown(next(iter(splits.values())))
+    lines = [f"# Robustness over {len(splits)} folds (mean ± std)", "", "| condition | WA | UA |", "|---|---|---|"]
+    for condition, scores in summary["mean"].items():
+        ua = scores.get("ua")
+        lines.append(f"| {condition} | {scores['wa']['mean']:.3f} ± {scores['wa']['std']:.3f} | "
+                     + (f"{ua['mean']:.3f} ± {ua['std']:.3f} |" if ua else "— |"))
+    for name, result in splits.items():
+        lines += ["", f"## fold {name}", "", robustness_markdown(result)]
+    return "\n".join(lines) + "\n"

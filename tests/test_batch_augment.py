@@ -1,0 +1,290 @@
+"""Batch augmentations of the training step: SpecAugment masks, random crops, mixup, soft cross-entropy
+and the BatchAugment applier."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from emovit.batch_augment import (SETTINGS, BatchAugment, mixup, random_crop, sample_beta, silence_level,
+                                  soft_cross_entropy, spec_augment)
+
+FILL = silence_level(mean=-40.0, std=20.0)  # -2.0: below anything randn draws in these tests, in practice
+
+
+def images(b=8, h=32, w=48, seed=0) -> torch.Tensor:
+    """Random images: no row or column of them is all `FILL`."""
+    return torch.randn(b, 1, h, w, generator=torch.Generator().manual_seed(seed)).clamp_min(FILL + 0.01)
+
+
+def gen(seed=1) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def test_silence_level():
+    assert silence_level(-40.0, 20.0) == pytest.approx(-2.0)
+    assert silence_level(-30.0, 10.0, top_db=60.0) == pytest.approx(-3.0)
+
+
+# ---- SpecAugment
+
+
+# (masks never cover the whole 32 x 48 image here, or every row and column would read as masked)
+@pytest.mark.parametrize("freq_masks,freq_width,time_masks,time_width", [(2, 6, 2, 8), (1, 20, 0, 0), (0, 0, 2, 20)])
+def test_spec_augment_masks_only_fill_within_widths(freq_masks, freq_width, time_masks, time_width):
+    x = images()
+    before = x.clone()
+    out = spec_augment(x, gen(), freq_masks, freq_width, time_masks, time_width, FILL)
+    assert out.shape == x.shape and torch.equal(x, before)
+    changed = out != x
+    assert torch.all(out[changed] == FILL)
+    is_fill = out == FILL
+    for i in range(len(x)):
+        rows = is_fill[i, 0].all(dim=1)  # mel bins masked across every frame
+        cols = is_fill[i, 0].all(dim=0)  # frames masked across every bin
+        assert int(rows.sum()) <= freq_masks * min(freq_width, x.shape[-2])
+        assert int(cols.sum()) <= time_masks * min(time_width, x.shape[-1])
+        # every changed value lies in a fully masked row or column
+        assert torch.all(changed[i, 0] <= (rows[:, None] | cols[None, :]))
+        if not freq_masks:
+            assert not rows.any()
+        if not time_masks:
+            assert not cols.any()
+
+
+def test_spec_augment_masks_something_and_varies_per_image():
+    x = images(b=16)
+    out = spec_augment(x, gen(), 2, 10, 2, 10, FILL)
+    masked = (out == FILL).flatten(1).sum(1)
+    assert masked.sum() > 0 and len(set(masked.tolist())) > 1
+
+
+def test_spec_augment_width_one_band_per_mask_is_contiguous():
+    x = images(b=32)
+    out = spec_augment(x, gen(3), 1, 12, 0, 0, FILL)
+    for i in range(len(x)):
+        rows = (out[i, 0] == FILL).all(dim=1).nonzero().squeeze(1)
+        if len(rows):
+            assert int(rows[-1] - rows[0]) + 1 == len(rows) <= 12
+
+
+def test_spec_augment_widths_beyond_the_image_are_clipped():
+    x = images(b=64, h=8, w=8)
+    out = spec_augment(x, gen(), 1, 100, 0, 0, FILL)
+    assert out.shape == x.shape
+    rows = (out[:, 0] == FILL).all(dim=2).sum(dim=1)
+    assert int(rows.max()) == 8 and int(rows.min()) < 8  # up to every bin, no error
+
+
+def test_spec_augment_off_is_identity_and_a_copy():
+    x = images()
+    for args in [(0, 0, 0, 0), (0, 10, 0, 10), (3, 0, 3, 0)]:
+        out = spec_augment(x, gen(), *args, FILL)
+        assert torch.equal(out, x) and out.data_ptr() != x.data_ptr()
+
+
+def test_spec_augment_multichannel_masks_every_channel():
+    x = torch.randn(4, 3, 16, 20, generator=gen(5)).clamp_min(FILL + 0.01)
+    out = spec_augment(x, gen(), 1, 4, 1, 4, FILL)
+    masked = out == FILL
+    assert torch.equal(masked[:, 0], masked[:, 1]) and torch.equal(masked[:, 0], masked[:, 2])
+
+
+# ---- random crop
+
+
+def kept_span(original: torch.Tensor, out: torch.Tensor) -> tuple[int, int, int]:
+    """(destination, source, length) of the one contiguous span of `original`'s frames in `out`
+    (images (1, H, W)), after checking that everything outside it is FILL."""
+    not_fill = ~(out[0] == FILL).all(dim=0)
+    cols = not_fill.nonzero().squeeze(1)
+    dest, length = int(cols[0]), int(cols[-1] - cols[0]) + 1
+    assert len(cols) == length, "the kept frames are contiguous"
+    w = out.shape[-1]
+    outside = torch.ones(w, dtype=torch.bool)
+    outside[dest:dest + length] = False
+    assert torch.all(out[..., outside] == FILL)
+    span = out[..., dest:dest + length]
+    sources = [s for s in range(w - length + 1) if torch.equal(original[..., s:s + length], span)]
+    assert sources, "the kept frames are a contiguous span of the original"
+    return dest, sources[0], length
+
+
+def test_random_crop_keeps_one_span_at_least_min_frames():
+    x = images(b=32, w=64)
+    before = x.clone()
+    out = random_crop(x, gen(), min_frames=8, prob=1.0, fill=FILL)
+    assert out.shape == x.shape and torch.equal(x, before)
+    spans = [kept_span(x[i], out[i]) for i in range(len(x))]
+    for dest, source, length in spans:
+        assert 8 <= length <= 64 and 0 <= dest and dest + length <= 64 and source + length <= 64
+    assert len({s[2] for s in spans}) > 1 and len({s[0] for s in spans}) > 1  # random lengths and places
+    assert any(s[0] != s[1] for s in spans)  # the span moves
+
+
+def test_random_crop_prob_per_image():
+    x = images(b=64, w=32)
+    out = random_crop(x, gen(), min_frames=4, prob=0.5, fill=FILL)
+    same = torch.tensor([torch.equal(out[i], x[i]) for i in range(len(x))])
+    assert 0 < int(same.sum()) < len(x)
+    for i in (~same).nonzero().squeeze(1).tolist():
+        assert kept_span(x[i], out[i])[2] >= 4
+
+
+def test_random_crop_prob_zero_and_full_length():
+    x = images()
+    out = random_crop(x, gen(), min_frames=4, prob=0.0, fill=FILL)
+    assert torch.equal(out, x) and out.data_ptr() != x.data_ptr()
+    w = x.shape[-1]
+    assert torch.equal(random_crop(x, gen(), min_frames=w, prob=1.0, fill=FILL), x)  # L = W: nothing to move
+
+
+def test_random_crop_refuses_bad_settings():
+    x = images(w=16)
+    with pytest.raises(ValueError):
+        random_crop(x, gen(), min_frames=17, prob=1.0, fill=FILL)
+    with pytest.raises(ValueError):
+        random_crop(x, gen(), min_frames=0, prob=1.0, fill=FILL)
+    with pytest.raises(ValueError):
+        random_crop(x, gen(), min_frames=4, prob=1.5, fill=FILL)
+
+
+# ---- mixup
+
+
+def test_mixup_convex_combination_of_two_examples():
+    b = 10
+    x = images(b=b)
+    y = F.one_hot(torch.arange(b), b).float()  # one class per example: the pairs can be read off the labels
+    x0, y0 = x.clone(), y.clone()
+    xm, ym = mixup(x, y, gen(), alpha=0.4)
+    assert xm.shape == x.shape and ym.shape == y.shape
+    assert torch.equal(x, x0) and torch.equal(y, y0)
+    torch.testing.assert_close(ym.sum(1), torch.ones(b))
+    lams = set()
+    for i in range(b):
+        nz = ym[i].nonzero().squeeze(1).tolist()
+        assert 1 <= len(nz) <= 2 and i in nz
+        lam_i = float(ym[i, i])
+        if len(nz) == 1:  # paired with itself
+            assert lam_i == 1.0
+            torch.testing.assert_close(xm[i], x[i])
+            continue
+        j = nz[0] if nz[1] == i else nz[1]
+        assert float(ym[i, j]) == pytest.approx(1 - lam_i)
+        torch.testing.assert_close(xm[i], lam_i * x[i] + (1 - lam_i) * x[j])
+        lams.add(round(lam_i, 5))
+    assert len(lams) == 1  # one lambda for the batch
+
+
+def test_mixup_labels_of_repeated_classes_sum_to_one():
+    x = images(b=16)
+    y = F.one_hot(torch.randint(0, 4, (16,), generator=gen(7)), 4).float()
+    _, ym = mixup(x, y, gen(), alpha=1.0)
+    torch.testing.assert_close(ym.sum(1), torch.ones(16))
+    assert torch.all(ym >= 0)
+
+
+def test_sample_beta_moments_and_range():
+    for alpha in (0.1, 0.4, 2.0):
+        lam = sample_beta(alpha, 20000, gen())
+        assert torch.all((lam >= 0) & (lam <= 1)) and not torch.isnan(lam).any()
+        assert float(lam.mean()) == pytest.approx(0.5, abs=0.02)
+        assert float(lam.var()) == pytest.approx(1 / (4 * (2 * alpha + 1)), rel=0.08)
+
+
+def test_soft_cross_entropy_equals_cross_entropy_on_one_hot():
+    logits = torch.randn(12, 5, generator=gen(), dtype=torch.float64)
+    y = torch.randint(0, 5, (12,), generator=gen(2))
+    for smoothing in (0.0, 0.1, 0.3):
+        expected = F.cross_entropy(logits, y, reduction="none", label_smoothing=smoothing)
+        got = soft_cross_entropy(logits, F.one_hot(y, 5).double(), label_smoothing=smoothing)
+        assert got.shape == (12,)
+        torch.testing.assert_close(got, expected)
+
+
+def test_soft_cross_entropy_on_soft_targets_matches_torch():
+    logits = torch.randn(6, 4, generator=gen())
+    q = torch.softmax(torch.randn(6, 4, generator=gen(3)), 1)
+    for smoothing in (0.0, 0.2):
+        torch.testing.assert_close(soft_cross_entropy(logits, q, smoothing),
+                                   F.cross_entropy(logits, q, reduction="none", label_smoothing=smoothing))
+
+
+# ---- determinism
+
+
+def test_determinism_by_generator_seed():
+    x = images(b=16)
+    y = F.one_hot(torch.arange(16) % 4, 4).float()
+    assert torch.equal(spec_augment(x, gen(9), 2, 8, 2, 8, FILL), spec_augment(x, gen(9), 2, 8, 2, 8, FILL))
+    assert not torch.equal(spec_augment(x, gen(9), 2, 8, 2, 8, FILL), spec_augment(x, gen(10), 2, 8, 2, 8, FILL))
+    assert torch.equal(random_crop(x, gen(9), 4, 0.7, FILL), random_crop(x, gen(9), 4, 0.7, FILL))
+    assert not torch.equal(random_crop(x, gen(9), 4, 0.7, FILL), random_crop(x, gen(10), 4, 0.7, FILL))
+    a, b = mixup(x, y, gen(9), 0.4), mixup(x, y, gen(9), 0.4)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(a[1], mixup(x, y, gen(10), 0.4)[1])
+    aug = BatchAugment(freq_masks=2, freq_width=8, time_masks=2, time_width=8, crop_min_frames=4, crop_prob=0.5,
+                       mixup_alpha=0.4, mixup_prob=0.5, fill=FILL)
+    labels = torch.arange(16) % 4
+    for seed in range(3):
+        first, second = aug(x, labels, 4, gen(seed)), aug(x, labels, 4, gen(seed))
+        assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
+    torch.manual_seed(0)  # the global RNG plays no part
+    first = aug(x, labels, 4, gen(1))
+    torch.manual_seed(1)
+    assert torch.equal(first[0], aug(x, labels, 4, gen(1))[0])
+
+
+# ---- BatchAugment
+
+
+def test_batch_augment_all_off_is_identity():
+    x, y = images(), torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    g = gen()
+    state = g.get_state()
+    out, soft = BatchAugment(fill=FILL)(x, y, 4, g)
+    assert out is x
+    assert torch.equal(soft, F.one_hot(y, 4).float())
+    assert torch.equal(g.get_state(), state)  # nothing drawn
+    assert not BatchAugment().enabled
+    off = BatchAugment(freq_masks=2, time_width=5, crop_min_frames=8, crop_prob=0.0, mixup_alpha=0.4, mixup_prob=0.0)
+    assert not off.enabled and torch.equal(off(x, y, 4, gen())[0], x)
+
+
+def test_batch_augment_everything_on():
+    x, y = images(b=16, w=64), torch.arange(16) % 4
+    before = x.clone()
+    aug = BatchAugment(freq_masks=1, freq_width=4, time_masks=1, time_width=4, crop_min_frames=16, crop_prob=1.0,
+                       mixup_alpha=0.4, mixup_prob=1.0, fill=FILL)
+    out, soft = aug(x, y, 4, gen())
+    assert out.shape == x.shape and soft.shape == (16, 4) and soft.dtype == torch.float32
+    assert torch.equal(x, before)
+    torch.testing.assert_close(soft.sum(1), torch.ones(16))
+    assert not torch.equal(out, x)
+
+
+def test_batch_augment_crop_then_masks_without_mixup():
+    x, y = images(b=8, w=64), torch.arange(8) % 4
+    aug = BatchAugment(time_masks=1, time_width=6, crop_min_frames=16, crop_prob=1.0, fill=FILL)
+    out, soft = aug(x, y, 4, gen())
+    assert torch.equal(soft, F.one_hot(y, 4).float())
+    cropped = random_crop(x, gen(), 16, 1.0, FILL)  # the crop draws first, from the same generator
+    assert not torch.equal(cropped, x)
+    changed = out != cropped
+    assert changed.any() and torch.all(out[changed] == FILL)  # then the masks: they only add silence
+
+
+def test_batch_augment_settings_match_stage_fields_and_validate():
+    assert SETTINGS == ("freq_masks", "freq_width", "time_masks", "time_width", "crop_min_frames", "crop_prob",
+                        "mixup_alpha", "mixup_prob")
+
+    from emovit.config import StageConfig
+
+    aug = BatchAugment.from_config(StageConfig(freq_masks=2, freq_width=10, crop_prob=0.5), fill=-1.5)
+    assert (aug.freq_masks, aug.freq_width, aug.crop_prob, aug.fill, aug.time_masks) == (2, 10, 0.5, -1.5, 0)
+    assert all(hasattr(StageConfig(), name) for name in SETTINGS)
+    for bad in ({"freq_masks": -1}, {"crop_prob": 1.5}, {"crop_min_frames": 0}, {"mixup_prob": 0.5},
+                {"mixup_alpha": -1.0}):
+        with pytest.raises(ValueError):
+            BatchAugment(**bad)
