@@ -30,6 +30,7 @@ from einops import rearrange
 from torch import nn
 
 from .config import ModelConfig
+from .network import Network
 
 
 class Mlp(nn.Module):
@@ -106,19 +107,15 @@ def _init_timm(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-class AST(nn.Module):
+class AST(Network):
     """Audio Spectrogram Transformer over a (batch, 1, mel, frames) image."""
 
-    inference_batch = 64
-    cls_only_last_layer = False
+    arch = "ast"
 
     def __init__(self, config: ModelConfig):
-        super().__init__()
-        if config.arch != "ast":
-            raise ValueError(f"AST builds arch 'ast', not {config.arch!r}")
+        super().__init__(config)
         if config.position != "learned":
             raise ValueError("AST has a learned positional embedding (position='learned')")
-        self.config = config
         stride = tuple(config.extra.get("stride", config.patch_size))
         dim = config.dim
         self.patch_embed = PatchEmbed(config.image_size, config.patch_size, stride, dim)
@@ -149,9 +146,6 @@ class AST(nn.Module):
             x = block(x)
         x = self.norm(x)
         return (x[:, 0] + x[:, 1]) / 2
-
-    def forward(self, img: torch.Tensor) -> torch.Tensor:
-        return self.mlp_head(self.pooled(img))
 
 
 def _resize_axis(grid: torch.Tensor, axis: int, size: int) -> torch.Tensor:

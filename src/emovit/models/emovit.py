@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
+from .network import Network
 from .vit import ViT
 
 STEM_CHANNELS = (16, 32, 64, 32, 16, 1)
@@ -46,17 +47,14 @@ class CoordinateEncoding(nn.Module):
         return torch.cat((img, grid), dim=1)
 
 
-class EmotionViT(nn.Module):
+class EmotionViT(Network):
     """A ViT with an optional conv stem and optional coordinate channels in front."""
 
-    inference_batch = 64
+    arch = "vit"
     cls_only_last_layer = True  # the last layer computes the CLS token only (see ViT.pooled)
 
     def __init__(self, config: ModelConfig):
-        super().__init__()
-        if config.arch != "vit":
-            raise ValueError(f"EmotionViT builds arch 'vit', not {config.arch!r}: use emovit.models.build_from_config")
-        self.config = config
+        super().__init__(config)
         channels = 1
         self.stem = ConvStem(channels) if config.stem else nn.Identity()
         if config.stem:

@@ -2,7 +2,7 @@
 inference, export and profiling rely on (the paper's ViTs and the peer models alike)."""
 from __future__ import annotations
 
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -10,19 +10,30 @@ from torch import nn
 from .config import ModelConfig
 
 
-@runtime_checkable
-class Network(Protocol):
-    config: ModelConfig  # saved with the weights; `build_from_config(config)` rebuilds the network
-    inference_batch: ClassVar[int]  # clips per batch when evaluating (SepTr 1x1 needs fewer than 64)
-    cls_only_last_layer: ClassVar[bool]  # pooled() skips work the output does not read; pooled(x, every_token=True)
-    #                                      runs it in full (for counting the paper's MACs)
+class Network(nn.Module):
+    """A network built from a ModelConfig (saved with its weights; `build_from_config` rebuilds it).
+
+    A subclass names its `arch`, provides `pooled(x)` ((batch, 1, H, W) images -> (batch, dim) pooled
+    features: what the head sees and stages 2-3 match) and `head` (logits = head(pooled(x)))."""
+
+    arch: ClassVar[str]
+    inference_batch: int = 64  # clips per batch when evaluating (SepTr 1x1 asks for fewer)
+    cls_only_last_layer: ClassVar[bool] = False  # pooled() skips work its output does not read;
+    #                                              pooled(x, every_token=True) runs it in full (to count the paper's MACs)
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.arch != self.arch:
+            raise ValueError(f"{type(self).__name__} builds arch {self.arch!r}, not {config.arch!r}: "
+                             "use emovit.models.build_from_config")
+        self.config = config
 
     @property
     def head(self) -> nn.Module:
-        """The classifier on the pooled feature: logits = head(pooled(x))."""
+        raise NotImplementedError
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, 1, H, W) images -> (batch, dim) pooled features: what the head sees and stages 2-3 match."""
+        raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """head(pooled(x))."""
+        return self.head(self.pooled(x))

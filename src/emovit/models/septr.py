@@ -29,6 +29,7 @@ from einops import rearrange, reduce, repeat
 from torch import nn
 
 from .config import ModelConfig
+from .network import Network
 from .vit import Transformer
 
 
@@ -76,24 +77,21 @@ def septr_config(num_classes: int, patch_size=(1, 1), image_size=(128, 128), **o
                        patch_size=tuple(patch_size), **settings)
 
 
-class SepTr(nn.Module):
+class SepTr(Network):
     """Separable transformer over a (batch, 1, mel, frames) image."""
 
-    cls_only_last_layer = False
+    arch = "septr"
 
     def __init__(self, config: ModelConfig):
-        super().__init__()
-        if config.arch != "septr":
-            raise ValueError(f"SepTr builds arch 'septr', not {config.arch!r}")
+        super().__init__(config)
         if config.position not in ("learned", "none"):
             raise ValueError("SepTr's positions are 'learned' (as published) or 'none'")
         (ih, iw), (ph, pw) = config.image_size, config.patch_size
         if ih % ph or iw % pw:
             raise ValueError(f"image {ih}x{iw} is not divisible into {ph}x{pw} cells")
-        self.config = config
         grid = (ih // ph, iw // pw)
         # clips per inference batch (emovit.stages.infer): 64 for small grids, 4 for the 128x128 grid
-        self.inference_batch = max(1, min(64, 64 * 1024 // (grid[0] * grid[1])))  # type: ignore[misc]
+        self.inference_batch = max(1, min(64, 64 * 1024 // (grid[0] * grid[1])))
         self.to_tokens = nn.Linear(1, config.dim)  # SepTr's `projection`: one value per cell -> dim
         self.cls_token = nn.Parameter(torch.randn(1, config.dim))
         self.blocks = nn.ModuleList(
@@ -115,6 +113,3 @@ class SepTr(nn.Module):
         for block in self.blocks:
             x, cls = block(x, cls)
         return cls
-
-    def forward(self, img: torch.Tensor) -> torch.Tensor:
-        return self.mlp_head(self.pooled(img))

@@ -40,6 +40,7 @@ from einops import rearrange, reduce
 from torch import nn
 
 from .config import ModelConfig
+from .network import Network
 
 TIMNET_DEFAULTS = {"filters": 39, "kernel_size": 2, "dilations": 8, "dropout": 0.1, "n_mfcc": 39}
 FRAMES = 1 + 96000 // 512  # EmoDB's 96000-sample clip at hop 512, centred frames
@@ -91,20 +92,16 @@ class TemporalAwareBlock(nn.Module):
         return self.match(x) * torch.sigmoid(self.net(x))
 
 
-class TIMNet(nn.Module):
+class TIMNet(Network):
     """TIM-Net over MFCC images (batch, 1, n_mfcc, frames); any number of frames."""
 
-    inference_batch = 64
-    cls_only_last_layer = False
+    arch = "timnet"
 
     def __init__(self, config: ModelConfig):
-        super().__init__()
-        if config.arch != "timnet":
-            raise ValueError(f"TIMNet builds arch 'timnet', not {config.arch!r}")
+        super().__init__(config)
         s = {**TIMNET_DEFAULTS, **config.extra}
         if config.image_size[0] != s["n_mfcc"]:
             raise ValueError(f"image height {config.image_size[0]} is not n_mfcc={s['n_mfcc']}")
-        self.config = config
         n_mfcc, filters, k, p = s["n_mfcc"], s["filters"], s["kernel_size"], s["dropout"]
         self.dilations = [2 ** i for i in range(s["dilations"])]
         self.forward_conv = CausalConv1d(n_mfcc, filters, 1)
@@ -141,6 +138,3 @@ class TIMNet(nn.Module):
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
         """The levels' weighted sum (batch, filters): what the head sees."""
         return (rearrange(self.levels(x), "b l f -> b f l") @ self.level_weights.to(x.dtype)).squeeze(-1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.pooled(x))

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The runs behind BENCHMARKS.md's "Against the published state of the art" tables: per corpus and
+# protocol (kfold: 10 stratified folds; emobox: EmoBox's published folds), two compare runs on the
+# same folds (same seed):
+#   emovit  the student with emovit's recipe, TIM-Net with its published recipe, openSMILE + SVM
+#   paper   the paper's teacher, KT student and CE-only student (recipe paper-e20: 20 epochs a stage,
+#           cut from the paper's 50 for compute; the rows say so)
+# Two processes, one fold each at a time (torchrun --distribute folds), one thread each. Resumable:
+# run it again and finished folds are not trained again. From the repository root, ../shared beside it:
+#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper)
+set -euo pipefail
+corpus=$1 protocol=$2 group=$3
+case $corpus in
+  emodb) root=../shared/data/emodb ;;
+  savee) root=../shared/data/savee/ALL ;;
+  ravdess) root=../shared/data/ravdess ;;
+esac
+case $group in
+  emovit) models=plain,timnet,opensmile recipe=emovit ;;
+  paper) models=student,plain recipe=paper-e20 ;;
+esac
+OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 .venv/bin/torchrun --standalone --nproc-per-node 2 -m emovit.cli compare \
+  --recipe "$recipe" --corpus "$corpus" --root "$root" --protocol "$protocol" --folds 10 --models "$models" \
+  --distribute folds --device cpu --time-runs 0 --quiet --out "runs/peers/$corpus-$protocol-$group"
