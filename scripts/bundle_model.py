@@ -1,10 +1,11 @@
 """Ship a trained student as emovit's bundled model, with a model card written from its run.
 
-    python scripts/bundle_model.py RUN_DIR --command "the emovit command that made RUN_DIR"
+    python scripts/bundle_model.py RUN_DIR --model plain --command "the emovit command that made RUN_DIR"
 
-Copies RUN_DIR/models/student.pt to src/emovit/assets/student.pt and writes
-src/emovit/assets/MODEL_CARD.md from RUN_DIR/results.json and config.json, so every number in the
-card comes from the run that produced the weights. `scripts/train_bundled_model.sh` runs both steps.
+Copies RUN_DIR/models/MODEL.pt to src/emovit/assets/student.pt and writes
+src/emovit/assets/MODEL_CARD.md from RUN_DIR/results.json, config.json and (when `emovit evaluate`
+has run) robustness.json, so every number in the card comes from the run that produced the weights.
+`scripts/train_bundled_model.sh` runs every step.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ CORPUS_NOTES = {
     "cremad": "CREMA-D: 91 actors of varied ethnicity, 12 English sentences",
     "tess": "TESS: 2 female Canadian English speakers, carrier phrase + word",
 }
-ROWS = ("student", "plain", "teacher", "opensmile")
+ROWS = ("student", "plain", "teacher", "timnet", "opensmile")
 
 
 def _overall_table(models: dict) -> str:
@@ -50,9 +51,9 @@ def _per_corpus_table(models: dict, split: dict) -> str:
     return "\n".join(head + rows) + "\n\nHeld-out test speakers per corpus — " + "; ".join(held) + "."
 
 
-def _verdict(models: dict) -> str:
+def _verdict(models: dict, shipped: str) -> str:
     """One plain sentence: does the student beat the classical baseline on this split?"""
-    student, base = models.get("student"), models.get("opensmile")
+    student, base = models.get(shipped), models.get("opensmile")
     if not student or not base:
         return ""
     ahead = [c for c, r in student.get("per_corpus", {}).items() if r["ua"] > base["per_corpus"][c]["ua"]]
@@ -63,13 +64,56 @@ def _verdict(models: dict) -> str:
             f"{student['ua']:.3f} vs {base['ua']:.3f}{where if overall == 'does not beat' else ''}.")
 
 
-def card(results: dict, config: dict, command: str) -> str:
+def _robustness(robustness: dict | None) -> str:
+    """The shipped model on the held-out speakers under short crops, noise and joined recordings."""
+    if not robustness:
+        return ""
+    result = next(iter(robustness["splits"].values()))
+    rows = [f"| {name} | {c['wa']:.3f} | {c['ua']:.3f} | {c['top_answer']['label']} {c['top_answer']['fraction']:.2f} |"
+            for name, c in result["conditions"].items()]
+    joined = result.get("joined")
+    if joined:
+        rows.append(f"| clips joined into ~60 s recordings, {joined['window']:g} s windows every {joined['hop']:g} s | "
+                    f"{joined['timeline_wa']:.3f} | {joined['timeline_ua']:.3f} | (the same clips one by one: WA "
+                    f"{joined['clip_wa_scored']:.3f}) |")
+    targets = [f"{t['target']}: {'met' if t['met'] else 'missed' if t['met'] is False else 'not measured'}"
+               + (f" by {t['missed_by']:.3f}" if t.get("missed_by") else "") for t in result.get("targets", [])]
+    return ("**On held-out speakers, off the corpora's conditions** (`emovit evaluate RUN --model ...`: centre "
+            "crops, white and speech-shaped noise at an SNR over the active speech, clips joined and read as a "
+            "timeline):\n\n| condition | WA | UA | most frequent answer |\n|---|---|---|---|\n" + "\n".join(rows)
+            + ("\n\nTargets: " + "; ".join(targets) + "." if targets else ""))
+
+
+def _training(recipe: Recipe, models: dict, shipped: str) -> str:
+    """How the shipped network was trained, in a sentence or two."""
+    model = models[shipped]
+    stage = recipe.stage_for(shipped)
+    views = ("no augmented copies" if recipe.augment.views == 1 else f"{recipe.augment.views} views per training clip "
+             "(original + noise, time-shift and speed copies; one drawn per clip each epoch)")
+    schedule = (f"halved every {stage.lr_halve_every} epochs" if stage.schedule == "step" else
+                f"warm-up {stage.warmup_epochs} epochs then cosine" if stage.schedule == "cosine" else stage.schedule)
+    extras = [f"label smoothing {stage.label_smoothing:g}" if stage.label_smoothing else "",
+              f"SpecAugment {stage.freq_masks}x{stage.freq_width} bins, {stage.time_masks}x{stage.time_width} frames"
+              if stage.freq_masks or stage.time_masks else "",
+              f"random crops of >= {stage.crop_min_frames} frames on {stage.crop_prob:.0%} of the clips" if stage.crop_prob else "",
+              f"mixup on {stage.mixup_prob:.0%} of the batches" if stage.mixup_prob else "",
+              f"moving average of the weights ({stage.ema_decay:g})" if stage.ema_decay else ""]
+    how = ("by knowledge transfer (stage 2: L1 to the teacher's pooled feature; stage 3: CE + "
+           f"{stage.alpha:g} x L1) from the paper's teacher" if shipped == "student" else "with cross-entropy alone (no teacher)")
+    selected = ", ".join(f"{k} {v}" for k, v in model.get("selected_epoch", {}).items())
+    return (f"trained {how}; {'+'.join(str(v) for v in model['epochs'].values())} epochs (weights of the best "
+            f"validation epoch: {selected}); recipe `{recipe.name}`: {stage.optimizer} lr {stage.lr:g}"
+            + (f", weight decay {stage.weight_decay:g}" if stage.weight_decay else "")
+            + f", {schedule}, batch {stage.batch_size}, {views}"
+            + "".join(f", {e}" for e in extras if e) + f"; seed {recipe.seed}.")
+
+
+def card(results: dict, config: dict, command: str, shipped: str = "student", robustness: dict | None = None) -> str:
     split = results["split"]
     sizes, speakers = split["sizes"], split["speakers"]
     models = results["models"]
-    student, teacher = models["student"], models.get("teacher", {})
+    student = models[shipped]
     recipe, machine = Recipe.from_dict(config["recipe"]), config["machine"]
-    stage = recipe.stage_for("student")
     shared = sorted(set(speakers["test"]) & set(speakers["train"]))
     independent = not shared
     corpora = config["corpora"]
@@ -82,21 +126,13 @@ def card(results: dict, config: dict, command: str) -> str:
     protocol_line = ("speaker-independent: no test speaker is in training or validation"
                      if independent else f"**{len(shared)} test speakers also appear in training**")
     per_corpus_table = _per_corpus_table(models, split)
-    teacher_epochs = "+".join(str(v) for v in teacher.get("epochs", {}).values())
-    views = ("no augmentation" if recipe.augment.views == 1 else f"{recipe.augment.views} views per training clip "
-             "(original + noise, time-shift and speed copies; one drawn per clip each epoch)")
-    baseline = models.get("opensmile", {}).get("feature_set", recipe.baseline or "")
-    schedule = (f"halved every {stage.lr_halve_every} epochs" if stage.schedule == "step" else stage.schedule)
-    selected = ", ".join(f"{k} {v}" for k, v in student.get("selected_epoch", {}).items())
+    baseline = models.get("opensmile", {}).get("feature_set", recipe.baseline or "ComParE_2016")
+    peers = " and TIM-Net (its published recipe)" if "timnet" in models else ""
     return f"""# Model card: emovit bundled student
 
 **What it is**: the student ViT of Kim & Lee (2024) — 128x1 vertical patches, no positional
 information, depth {recipe.student_depth}, dim 256, {student['params_m']:.2f}M parameters, {student['gmacs']:.2f} GMACs per 4 s clip —
-trained by knowledge transfer (stage 2: L1 to the teacher's pooled feature; stage 3: CE + {stage.alpha:g} x L1)
-from a teacher with the paper's conv stem and image coordinate encoding (depth {recipe.teacher_depth},
-{teacher.get('params_m', 0):.2f}M parameters, stage 1: CE). Epochs per stage: teacher {teacher_epochs}, student
-{'+'.join(str(v) for v in student['epochs'].values())} (weights of the best validation epoch: {selected}); recipe
-`{recipe.name}`: {stage.optimizer} lr {stage.lr:g} {schedule}, batch {stage.batch_size}, {views}; seed {recipe.seed}.
+{_training(recipe, models, shipped)}
 
 **Labels** ({len(results['labels'])}): {', '.join(results['labels'])}. {left}
 
@@ -108,42 +144,48 @@ from a teacher with the paper's conv stem and image coordinate encoding (depth {
 and picks the epoch; the test part was scored once. Leakage audit: {results['leakage']['verdict']}.
 {('Validation note: ' + split['val_note']) if split.get('val_note') else ''}
 
-**Held-out accuracy** (test part), next to openSMILE {baseline} functionals + linear SVM
+**Held-out accuracy** (test part), next to openSMILE {baseline} functionals + linear SVM{peers},
 trained and tested on the same split in the same run (C chosen on the validation part):
 
 {_overall_table(models)}
 
 {per_corpus_table}
 
-{_verdict(models)}
+{_verdict(models, shipped)}
+
+{_robustness(robustness)}
 
 **How it was made**: `{command}` on {machine['cpu']} ({machine['cpu_count']} CPUs, torch
-{machine['torch']}), then `python scripts/bundle_model.py RUN_DIR --command "..."`
-(`scripts/train_bundled_model.sh` runs both). The run's results, split and leakage audit are
-committed under `benchmarks/`.
+{machine['torch']}), then `emovit evaluate RUN_DIR --model {shipped}` and `python scripts/bundle_model.py RUN_DIR
+--model {shipped} --command "..."` (`scripts/train_bundled_model.sh` runs every step). The run's results,
+split, leakage audit and robustness figures are committed under `benchmarks/`.
 
 **Known limits**
 - Acted, read speech by {sum(1 for _ in speakers['train'])} training speakers in studio conditions. Expect lower
   accuracy on spontaneous speech, other languages, noise, far-field or telephone audio.
-- Only 4 s are seen per prediction; use a timeline (`--window`) for longer recordings.
+- One prediction reads 4 s; a longer recording is judged on 4 s windows every 2 s, averaged (use a timeline,
+  `--window`, to follow how it changes).
 - {len(results['labels'])} classes only: audio expressing anything else (calm, boredom, surprise, mixed states)
   is forced into one of them.
-- Short training on a 2-core CPU (see the epochs above), not the paper's 50 epochs a stage; the
-  held-out numbers above are what it does, not what the method could do with more compute.
+- Trained on a 2-core CPU; the held-out numbers above are what it does on these corpora, not a
+  promise for others.
 """
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
+    parser.add_argument("--model", default="student", help="which of RUN/models/*.pt to ship (student, plain)")
     parser.add_argument("--command", required=True, help="the emovit command that produced the run")
     args = parser.parse_args()
     results = json.loads((args.run / "results.json").read_text())
     config = json.loads((args.run / "config.json").read_text())
+    robustness_file = args.run / "robustness.json"
+    robustness = json.loads(robustness_file.read_text()) if robustness_file.exists() else None
     ASSETS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(args.run / "models" / "student.pt", ASSETS / "student.pt")
-    (ASSETS / "MODEL_CARD.md").write_text(card(results, config, args.command))
-    print(f"bundled {args.run}/models/student.pt -> {ASSETS}")
+    shutil.copyfile(args.run / "models" / f"{args.model}.pt", ASSETS / "student.pt")
+    (ASSETS / "MODEL_CARD.md").write_text(card(results, config, args.command, args.model, robustness))
+    print(f"bundled {args.run}/models/{args.model}.pt -> {ASSETS}")
 
 
 if __name__ == "__main__":

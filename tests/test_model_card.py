@@ -38,6 +38,33 @@ def test_card_reports_each_corpus_next_to_the_baseline_and_what_was_left_out():
     assert "speaker-independent: no test speaker is in training" in card
     assert "| Student | 0.660 (0.710) | 0.470 (0.520) |" in card
     assert "| openSMILE ComParE_2016 + linear SVM | 0.750 (0.800) | 0.350 (0.400) |" in card
-    assert "recipe\n`bundled-e8`: adam lr 0.0001 halved every 3 epochs, batch 4" in card
+    assert "by knowledge transfer" in card and "8+8 epochs (weights of the best validation epoch: match 7, student 5)" in card
+    assert "recipe `bundled-e8`: adam lr 0.0001, halved every 3 epochs, batch 4" in card
     assert "emodb: 80 clips of speakers 08, 11; savee: 60 clips of speakers DC" in card
-    assert "teacher 8, student\n8+8" in card and "emovit reproduce --corpus emodb ..." in card
+    assert "emovit reproduce --corpus emodb ..." in card
+
+
+def test_card_of_a_ce_only_student_with_peers_and_robustness():
+    module = _card_module()
+    per_corpus = {"emodb": _report(0.8, 0.75, n=80)}
+    results = {
+        "protocol": "speaker", "seed": 0, "labels": ["anger", "neutral"],
+        "split": {"sizes": {"train": 300, "val": 40, "test": 80},
+                  "speakers": {"train": ["emodb:03"], "val": ["emodb:09"], "test": ["emodb:08", "emodb:11"]}},
+        "leakage": {"verdict": "speaker-independent"},
+        "models": {"plain": _report(0.8, 0.75, title="Student", params_m=1.42, gmacs=0.18, epochs={"plain": 100},
+                                    selected_epoch={"plain": 90}, per_corpus=per_corpus),
+                   "timnet": _report(0.7, 0.65, title="timnet", per_corpus=per_corpus),
+                   "opensmile": _report(0.72, 0.7, title="openSMILE ComParE_2016 + linear SVM", per_corpus=per_corpus)},
+    }
+    config = {"corpora": ["emodb"], "n_utterances": 420, "recipe": load_recipe("emovit").to_dict(),
+              "machine": {"cpu": "test CPU", "cpu_count": 2, "torch": "2.13.0"}}
+    condition = {"wa": 0.7, "ua": 0.6, "top_answer": {"label": "anger", "fraction": 0.3}}
+    robustness = {"splits": {"split": {"conditions": {"full": condition, "crop_1s": condition},
+                                       "joined": {"window": 4.0, "hop": 2.0, "timeline_wa": 0.6, "timeline_ua": 0.5,
+                                                  "clip_wa_scored": 0.7},
+                                       "targets": [{"target": "1 s crops within 10 points of full clips", "met": True}]}}}
+    card = module.card(results, config, "emovit compare ...", "plain", robustness)
+    assert "with cross-entropy alone (no teacher)" in card and "recipe `emovit`: adamw lr 0.0003" in card
+    assert "| timnet |" in card and "the student beats the openSMILE baseline" in card
+    assert "| crop_1s | 0.700 | 0.600 | anger 0.30 |" in card and "1 s crops within 10 points of full clips: met" in card

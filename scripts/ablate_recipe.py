@@ -1,0 +1,146 @@
+"""Ablation of a recipe: each ingredient switched off (or changed) in turn, on several splits, side by
+side with the recipe itself; the table says which ingredient helps on validation data (what a
+recipe may be chosen by) and what the test parts say.
+
+    python scripts/ablate_recipe.py --out runs/ablation --corpus emodb --root ../shared/data/emodb \
+        --splits paper:0,paper:1,speaker:0 --parallel 2
+
+Every variant is a recipe file written to OUT/recipes/ (the base recipe with some settings replaced)
+and trained with `emovit reproduce --recipe FILE`; runs resume when the script is run again, and
+OUT/commands.sh lists every command. OUT/ablation.md has, per variant: validation UA at the
+selected epoch and test WA/UA, mean +- std over the splits.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from emovit.config import load_recipe
+
+# variant -> recipe settings that replace the base recipe's ("stage.x" for stage settings)
+VARIANTS = {
+    "recipe": {},
+    "paper optimiser (Adam 1e-4 halved every 10, batch 4, 50 epochs; masks, crops, mixup, average kept)": {
+        "stage.optimizer": "adam", "stage.lr": 1e-4, "stage.weight_decay": 0.0, "stage.schedule": "step",
+        "stage.lr_halve_every": 10, "stage.warmup_epochs": 0, "stage.batch_size": 4, "stage.epochs": 50},
+    "no random crops": {"stage.crop_prob": 0.0},
+    "no SpecAugment masks": {"stage.freq_masks": 0, "stage.time_masks": 0},
+    "no mixup": {"stage.mixup_prob": 0.0},
+    "no weight average": {"stage.ema_decay": 0.0},
+    "no label smoothing": {"stage.label_smoothing": 0.0},
+    "no augmented views (original clips only)": {"augment.views": 1},
+    "dropout 0.1": {"dropout": 0.1},
+    "batch 32, lr 1.2e-3 (scaled)": {"stage.batch_size": 32, "stage.lr": 1.2e-3},
+}
+
+
+def toml_value(value) -> str:
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if value is None:
+        return '""'
+    return repr(value)
+
+
+def write_recipe(base: str, overrides: dict, path: Path) -> None:
+    """The base recipe with `overrides`, as a self-contained TOML file."""
+    recipe = load_recipe(base).with_overrides(overrides).to_dict()
+    lines = []
+    for key, value in recipe.items():
+        if not isinstance(value, dict) and value is not None:
+            lines.append(f"{key} = {toml_value(value)}")
+    for section in ("frontend", "augment", "stage"):
+        lines += ["", f"[{section}]"] + [f"{k} = {toml_value(v)}" for k, v in recipe[section].items() if v is not None]
+    for model, settings in recipe["per_model"].items():
+        lines += ["", f"[per_model.{model}]"] + [f"{k} = {toml_value(v)}" for k, v in settings.items()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def planned(args) -> list[tuple[str, str, list[str]]]:
+    """(variant, split name, emovit arguments) of every run."""
+    runs = []
+    for i, (variant, overrides) in enumerate(VARIANTS.items()):
+        if args.variants and str(i) not in args.variants.split(","):
+            continue
+        recipe = args.out / "recipes" / f"v{i}.toml"
+        write_recipe(args.recipe, overrides, recipe)
+        for split in args.splits.split(","):
+            protocol, seed = split.split(":")
+            out = args.out / f"v{i}-{protocol}-s{seed}"
+            runs.append((variant, split, ["reproduce", "--recipe", str(recipe), "--corpus", args.corpus, "--root",
+                                          str(args.root), "--protocol", protocol, "--seed", seed, "--models", "plain",
+                                          "--baseline", "none", "--device", "cpu", "--quiet", "--out", str(out)]))
+    return runs
+
+
+def run_all(args, runs) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    emovit = [sys.executable, "-m", "emovit.cli"]
+    (args.out / "commands.sh").write_text("".join(f"emovit {shlex.join(a)}\n" for _, _, a in runs))
+    waiting = [r for r in runs if not (Path(r[2][-1]) / "results.json").exists()]
+    running: list[subprocess.Popen] = []
+    while waiting or running:
+        while waiting and len(running) < args.parallel:
+            _, _, arguments = waiting.pop(0)
+            log = open(f"{arguments[-1]}.log", "a")
+            running.append(subprocess.Popen(emovit + arguments, stdout=log, stderr=subprocess.STDOUT, env=env))
+        time.sleep(5)
+        running = [p for p in running if p.poll() is None]
+
+
+def table(runs) -> str:
+    by_variant: dict[str, list[dict]] = {}
+    for variant, split, arguments in runs:
+        out = Path(arguments[-1])
+        if not (out / "results.json").exists():
+            continue
+        results = json.loads((out / "results.json").read_text())
+        model = results["models"]["plain"]
+        history = json.loads((out / "plain" / "history.json").read_text())
+        val = history[model["selected_epoch"]["plain"] - 1]["val_ua"]
+        by_variant.setdefault(variant, []).append({"val_ua": val, "wa": model["wa"], "ua": model["ua"], "split": split})
+    lines = ["| variant | splits | validation UA | test WA | test UA |", "|---|---|---|---|---|"]
+    for variant, rows in by_variant.items():
+        cells = []
+        for key in ("val_ua", "wa", "ua"):
+            values = np.array([r[key] for r in rows])
+            cells.append(f"{values.mean():.3f} ± {values.std():.3f}")
+        lines.append(f"| {variant} | {', '.join(r['split'] for r in rows)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--corpus", default="emodb")
+    parser.add_argument("--root", type=Path, default=Path("../shared/data/emodb"))
+    parser.add_argument("--recipe", default="emovit", help="The base recipe (a name or a .toml file).")
+    parser.add_argument("--splits", default="paper:0,paper:1,speaker:0", help="protocol:seed,...")
+    parser.add_argument("--variants", default="", help="Indices of VARIANTS to run (default: all).")
+    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--table-only", action="store_true", help="Only write the table of finished runs.")
+    args = parser.parse_args()
+    runs = planned(args)
+    if not args.table_only:
+        run_all(args, runs)
+    text = table(runs)
+    (args.out / "ablation.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
