@@ -46,6 +46,9 @@ from typing import Callable, Iterator
 import numpy as np
 import soundfile as sf
 
+from . import hardware
+from .config import SAMPLE_RATE
+
 BENCHMARK_FORMAT = "emovit-benchmark/1"
 MiB = 1 << 20
 
@@ -104,7 +107,7 @@ def write_clip(path: str | Path, seconds: float = 4.0, rate: int = 48000, seed: 
     return path
 
 
-def write_recording(path: str | Path, seconds: float, rate: int = 16000, chunk_seconds: float = 30.0,
+def write_recording(path: str | Path, seconds: float, rate: int = SAMPLE_RATE, chunk_seconds: float = 30.0,
                     seed: int = 0) -> Path:
     """Write ``seconds`` of the synthetic voice to ``path`` (16-bit FLAC or WAV, from the suffix),
     ``chunk_seconds`` at a time, so the writer holds one chunk, not the recording."""
@@ -123,17 +126,6 @@ def write_recording(path: str | Path, seconds: float, rate: int = 16000, chunk_s
 
 # ----------------------------------------------------------------------------------------------
 # machine
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in ("model name", "Hardware", "cpu model") and value.strip():
-                return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
 
 
 def _cpu_quota() -> float | None:
@@ -158,9 +150,10 @@ def machine_info() -> dict:
 
     from . import __version__
 
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    usable = hardware.usable_cores()
     return {
-        "cpu_model": _cpu_model(),
+        "cpu_model": hardware.cpu_model(),
+        "cpu_flags": hardware.cpu_flags(),
         "cores": os.cpu_count(),
         "usable_cores": usable,
         "cpu_quota": _cpu_quota(),

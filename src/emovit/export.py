@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import LogMelConfig
+from .config import CLIP_SECONDS, SAMPLE_RATE, LogMelConfig
 from .extras import MissingExtra, require
 from .features import LogMelFrontEnd
 from .inference import ModelFileError, OnnxRecognizer, Recognizer, TorchRecognizer
@@ -149,7 +149,7 @@ def _metadata(recognizer: TorchRecognizer) -> dict[str, str]:
     }
 
 
-def probe_signals(seconds: float = 4.0, rate: int = 16000) -> np.ndarray:
+def probe_signals(seconds: float = CLIP_SECONDS, rate: int = SAMPLE_RATE) -> np.ndarray:
     """Three fixed speech-like clips (harmonics, vibrato, noise, silence) for checking an export."""
     t = np.arange(int(seconds * rate)) / rate
     rng = np.random.default_rng(0)

@@ -56,6 +56,7 @@ import soundfile as sf
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from .audio import AudioError, load_audio
+from .config import SAMPLE_RATE
 
 NOISES = ("white", "speech")
 ACTIVE_FRAME_SECONDS = 0.02
@@ -175,7 +176,7 @@ def speech_shaped_noise(n: int, rng: np.random.Generator, reference_waves: Seque
     return shape_noise(white_noise(n, rng), spectrum)
 
 
-def active_mask(wave: np.ndarray, rate: int = 16000, frame_seconds: float = ACTIVE_FRAME_SECONDS,
+def active_mask(wave: np.ndarray, rate: int = SAMPLE_RATE, frame_seconds: float = ACTIVE_FRAME_SECONDS,
                 floor_db: float = ACTIVE_FLOOR_DB) -> np.ndarray:
     """Boolean mask of the samples of active speech: those in non-overlapping ``frame_seconds``
     frames (the last one may be shorter) whose mean power is within ``floor_db`` of the loudest
@@ -194,7 +195,7 @@ def active_mask(wave: np.ndarray, rate: int = 16000, frame_seconds: float = ACTI
     return np.repeat(active, frame)[:len(wave)]
 
 
-def add_noise_at_snr(wave: np.ndarray, noise: np.ndarray, snr_db: float, *, rate: int = 16000) -> np.ndarray:
+def add_noise_at_snr(wave: np.ndarray, noise: np.ndarray, snr_db: float, *, rate: int = SAMPLE_RATE) -> np.ndarray:
     """``wave + g * noise[:len(wave)]`` (float32), with ``g`` such that the SNR is ``snr_db``.
 
     SNR = 10 log10(mean(wave**2) / mean((g * noise)**2)), both means taken over the same samples:
@@ -216,7 +217,7 @@ def add_noise_at_snr(wave: np.ndarray, noise: np.ndarray, snr_db: float, *, rate
     return (wave.astype(np.float64) + gain * noise.astype(np.float64)).astype(np.float32)
 
 
-def measured_snr(clean: np.ndarray, noisy: np.ndarray, rate: int = 16000) -> float:
+def measured_snr(clean: np.ndarray, noisy: np.ndarray, rate: int = SAMPLE_RATE) -> float:
     """The SNR (dB) of ``noisy = clean + noise`` by the definition of :func:`add_noise_at_snr`."""
     clean, noisy = _wave(clean).astype(np.float64), _wave(noisy).astype(np.float64)
     mask = active_mask(clean.astype(np.float32), rate)
