@@ -205,3 +205,20 @@ def test_export_from_a_bf16_recognizer_checks_against_fp32(models, tmp_path):
     bf16 = Recognizer.load(models[0], precision="bf16")
     assert export_onnx(bf16, tmp_path / "again.onnx") < TOLERANCE
     assert bf16.precision == "bf16"  # the caller's recognizer is left as it was
+
+
+def test_an_utterance_centred_model_exports_with_its_centring(tmp_path):
+    """A model trained with recipe normalization "utterance" carries it in its file, and the ONNX graph
+    centres each clip's bands as PyTorch does."""
+    torch.manual_seed(0)
+    model = EmotionViT(student_config(len(EMODB), depth=1))
+    with torch.no_grad():
+        model.vit.mlp_head.weight.mul_(8)  # probabilities far from uniform, so that parity means something
+    path = tmp_path / "centred.pt"
+    save_torch(model_file(model, EMODB, Normalizer(0.0, 12.0, "utterance"), LogMelConfig(), meta={}), path)
+    torch_rec = Recognizer.load(path, precision="fp32")
+    assert torch_rec.normalizer.centre == "utterance"
+    assert export_onnx(path, tmp_path / "centred.onnx") < TOLERANCE
+    onnx_rec = Recognizer.load(tmp_path / "centred.onnx")
+    assert onnx_rec.normalizer.centre == "utterance"
+    assert parity(torch_rec, onnx_rec, tones()) < TOLERANCE

@@ -1,5 +1,6 @@
 import librosa
 import numpy as np
+import pytest
 import torch
 
 from conftest import tone
@@ -86,3 +87,20 @@ def test_bad_file_is_reported_and_the_rest_goes_on(write_tone, tmp_path):
 
 def test_config_fingerprint_changes_with_settings():
     assert LogMelConfig().fingerprint() != LogMelConfig(hop_length=128).fingerprint()
+
+
+def test_utterance_centring_takes_out_a_constant_per_band_and_ignores_padding():
+    from emovit.features import centre_bands
+
+    torch.manual_seed(0)
+    speech = torch.randn(1, 1, 8, 12) * 5 - 30  # dB-like values
+    voice = torch.linspace(-6, 6, 8)[None, None, :, None]  # what one speaker or microphone adds to every frame
+    padded = torch.cat([speech, torch.full((1, 1, 8, 20), -80.0)], dim=-1)  # a short clip, zero-padded
+    centred = centre_bands(speech)
+    assert torch.allclose(centred.mean(-1), torch.zeros(1, 1, 8), atol=1e-5)
+    assert torch.allclose(centre_bands(speech + voice), centred, atol=1e-4)  # the constant per band is gone
+    assert torch.allclose(centre_bands(padded)[..., :12], centred, atol=1e-4)  # padding does not move the mean
+    normalizer = Normalizer.fit(torch.cat([speech, speech + voice]), centre="utterance")
+    assert normalizer.centre == "utterance" and abs(normalizer.mean) < 1e-4
+    with pytest.raises(ValueError, match="centre"):
+        Normalizer.fit(speech, centre="speaker")

@@ -262,6 +262,7 @@ class Recipe:
     student_depth: int = 3
     patch_size: tuple[int, int] = (128, 1)
     dropout: float = 0.0  # in the ViTs' attention and feed-forward layers
+    normalization: str = "global"  # "utterance": each clip's bands centred on their mean first (features.Normalizer)
     frontend: LogMelConfig = field(default_factory=LogMelConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     stage: StageConfig = field(default_factory=StageConfig)
@@ -275,6 +276,8 @@ class Recipe:
             raise ValueError(f"unknown or no model(s) {sorted(unknown)}; choose from {', '.join(RECIPE_MODELS)}")
         if "student" in self.models and "teacher" not in self.models:
             raise ValueError("the student (knowledge transfer) learns from the teacher: models must include teacher")
+        if self.normalization not in ("global", "utterance"):
+            raise ValueError(f"normalization must be global or utterance, not {self.normalization!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
         stage_fields = {f.name for f in fields(StageConfig)}

@@ -119,12 +119,12 @@ class ExportGraph(nn.Module):
     def __init__(self, recognizer: TorchRecognizer):
         super().__init__()
         self.frontend = ExportFrontEnd(recognizer.frontend_config)
-        self.mean, self.std = recognizer.normalizer.mean, recognizer.normalizer.std
+        self.normalizer = recognizer.normalizer
         self.model = recognizer.model
         self.head = self.model.head  # logits = head(pooled(x)): both outputs from one pass through the network
 
     def forward(self, waves: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        images = (self.frontend(waves) - self.mean) / self.std
+        images = self.normalizer(self.frontend(waves))
         pooled = self.model.pooled(images)
         return self.head(pooled).softmax(-1), pooled
 
@@ -140,7 +140,7 @@ def _metadata(recognizer: TorchRecognizer) -> dict[str, str]:
         "labels": json.dumps(recognizer.labels),
         "frontend": json.dumps(config.to_dict()),
         "normalizer": json.dumps({"mean": recognizer.normalizer.mean, "std": recognizer.normalizer.std,
-                                  "note": "folded into the graph"}),
+                                  "centre": recognizer.normalizer.centre, "note": "folded into the graph"}),
         "model_config": json.dumps(recognizer.model.config.to_dict()),
         "meta": json.dumps(recognizer.meta, default=str),
         "source_model": recognizer.path.name if recognizer.path else "",

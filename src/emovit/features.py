@@ -106,17 +106,38 @@ def mel_bands(basis: torch.Tensor, group: int = 16) -> list[tuple[int, int, int,
 
 @dataclass
 class Normalizer:
-    """Scalar mean / std of the training split's log-Mel images, kept with the model."""
+    """Scalar mean / std of the training split's images, kept with the model. With `centre` =
+    "utterance", each clip's bands are first centred on their mean over the clip's sounding frames
+    (cepstral mean normalisation in the log-Mel domain): what a speaker's voice or a microphone adds
+    to every frame alike is taken out before the network sees it."""
 
     mean: float
     std: float
+    centre: str = "global"
 
     @classmethod
-    def fit(cls, images: torch.Tensor) -> "Normalizer":
-        return cls(float(images.mean()), float(images.std().clamp_min(1e-6)))
+    def fit(cls, images: torch.Tensor, centre: str = "global") -> "Normalizer":
+        if centre not in CENTRES:
+            raise ValueError(f"centre must be one of {', '.join(CENTRES)}, not {centre!r}")
+        images = centre_bands(images) if centre == "utterance" else images
+        return cls(float(images.mean()), float(images.std().clamp_min(1e-6)), centre)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        if self.centre == "utterance":
+            images = centre_bands(images)
         return (images - self.mean) / self.std
+
+
+CENTRES = ("global", "utterance")
+
+
+def centre_bands(images: torch.Tensor) -> torch.Tensor:
+    """(..., bands, frames) images minus each band's mean over the sounding frames (a frame louder than
+    its image's floor anywhere); padding and silence do not pull the mean down."""
+    floor = images.amin(dim=(-2, -1), keepdim=True)
+    sounding = (images.amax(dim=-2, keepdim=True) > floor + 1.0).to(images.dtype)  # (..., 1, frames)
+    mean = (images * sounding).sum(-1, keepdim=True) / sounding.sum(-1, keepdim=True).clamp_min(1.0)
+    return images - mean
 
 
 def file_digest(path: str | Path) -> str:

@@ -123,9 +123,9 @@ def prepare_split(split: Split, labels: list[str], frontend, recipe: Recipe, cac
     corpus_of = {u.path: u.corpus for u in split.test}
 
     train_raw = torch.stack([torch.stack([image_of[it] for it in g]) for g in groups])
-    normalizer = Normalizer.fit(train_raw)
+    normalizer = Normalizer.fit(train_raw, recipe.normalization if frontend.kind == "logmel" else "global")
     # silence is the log-Mel image's floor; MFCC images have no such value, and their mean stands in
-    silence = float(normalizer(torch.tensor(-frontend.top_db))) if frontend.kind == "logmel" else 0.0
+    silence = float(normalizer(torch.full((1, 1, 1, 2), -frontend.top_db)).mean()) if frontend.kind == "logmel" else 0.0
     data = StageData(
         train_images=normalizer(train_raw),
         train_labels=torch.tensor([label_of[g[0][0]] for g in groups]),

@@ -65,7 +65,7 @@ class OnnxRecognizer(Recognizer):
             labels = [str(label) for label in json.loads(props["labels"])]
             frontend = frontend_from_dict(json.loads(props["frontend"]))
             norm = json.loads(props["normalizer"])
-            normalizer = Normalizer(float(norm["mean"]), float(norm["std"]))
+            normalizer = Normalizer(float(norm["mean"]), float(norm["std"]), norm.get("centre", "global"))
             meta = json.loads(props.get("meta", "{}"))
         except (KeyError, TypeError, ValueError) as e:
             raise ModelFileError(f"{path}: damaged emovit ONNX metadata ({e})") from None

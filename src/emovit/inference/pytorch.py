@@ -40,7 +40,8 @@ class TorchRecognizer(Recognizer):
             network = build_from_config(config)
             network.load_state_dict(blob["state_dict"])
             labels = [str(label) for label in blob["labels"]]
-            normalizer = Normalizer(float(blob["normalizer"]["mean"]), float(blob["normalizer"]["std"]))
+            norm = blob["normalizer"]
+            normalizer = Normalizer(float(norm["mean"]), float(norm["std"]), norm.get("centre", "global"))
             frontend = frontend_from_dict(blob["frontend"])
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise ModelFileError(f"{path}: damaged model file ({str(e).splitlines()[0]})") from None

@@ -1,0 +1,83 @@
+"""BENCHMARKS.md's tables against the published state of the art, from the runs of
+benchmarks/peers/commands.sh: per corpus and protocol, every measured row (mean +- std over the
+folds and pooled), with the published figures beside them and each network's size and CPU time
+from `emovit profile --time` (a JSON file of it: --profile).
+
+    python scripts/peer_tables.py --runs runs/peers --profile benchmarks/peers/profile.json > tables.md
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+CORPORA = ("emodb", "savee", "ravdess")
+PROTOCOLS = ("kfold", "emobox")
+# (group, model name in the run) -> the row's name and the registry name whose size it has
+ROWS = [
+    (("emovit", "plain"), "emovit student (recipe `emovit`, CE only)", "student"),
+    (("paper", "student"), "student with knowledge transfer (recipe `paper-e20`)", "student"),
+    (("paper", "plain"), "student, CE only (recipe `paper-e20`)", "student"),
+    (("paper", "teacher"), "teacher (recipe `paper-e20`)", "teacher"),
+    (("emovit", "timnet"), "TIM-Net, measured here (its published recipe)", "timnet"),
+    (("emovit", "opensmile"), "openSMILE ComParE 2016 + linear SVM", None),
+]
+# Published figures (WA, UA in %), each with its source.
+PUBLISHED = {
+    ("kfold", "emodb"): [("TIM-Net, corrected (10-fold, last of 500 epochs; Ye et al. 2023, public code)", 90.28, 89.19)],
+    ("kfold", "ravdess"): [("TIM-Net, corrected (10-fold, last of 500 epochs; Ye et al. 2023, public code)", 90.07, 90.04)],
+    ("kfold", "savee"): [("TIM-Net, corrected (10-fold, last of 500 epochs; Ye et al. 2023, public code)", 79.36, 77.26)],
+    ("emobox", "emodb"): [("EmoBox best frozen 300M-parameter SSL model: WavLM-large (Ma et al. 2024)", None, 92.58)],
+    ("emobox", "savee"): [("EmoBox best frozen 300M-parameter SSL model: data2vec2-large (Ma et al. 2024)", None, 75.75)],
+    ("emobox", "ravdess"): [("EmoBox best frozen 300M-parameter SSL model: Whisper-large-v3 (Ma et al. 2024)", None, 75.32)],
+}
+
+
+def _cell(score) -> str:
+    return f"{score['mean']:.3f} ± {score['std']:.3f}"
+
+
+def table(runs: Path, corpus: str, protocol: str, profile: dict) -> str | None:
+    results = {}
+    for group in ("emovit", "paper"):
+        path = runs / f"{corpus}-{protocol}-{group}" / "results.json"
+        if path.exists():
+            results[group] = json.loads(path.read_text())
+    if not results:
+        return None
+    folds = {g: len(r.get("folds", [])) for g, r in results.items()}
+    lines = [f"### {corpus}, `{protocol}`", "",
+             "| model | WA (mean ± std) | UA (mean ± std) | pooled WA / UA | epochs | params (M) | GMACs as run | CPU ms/clip |",
+             "|---|---|---|---|---|---|---|---|"]
+    for (group, name), title, size_of in ROWS:
+        m = results.get(group, {}).get("models", {}).get(name)
+        if m is None:
+            continue
+        size = profile.get(size_of, {}) if size_of else {}
+        epochs = "+".join(str(v) for v in m.get("epochs", {}).values()) or "—"
+        lines.append(f"| {title} | {_cell(m['wa'])} | {_cell(m['ua'])} | {m['pooled']['wa']:.3f} / {m['pooled']['ua']:.3f} "
+                     f"| {epochs} | {size.get('params_m', float('nan')):.3f} | {size.get('gmacs_run', float('nan')):.3f} "
+                     f"| {size.get('ms_per_clip', float('nan')):.1f} |".replace("nan", "—"))
+    for title, wa, ua in PUBLISHED.get((protocol, corpus), []):
+        lines.append(f"| *published:* {title} | {wa / 100:.3f} |" if wa is not None else f"| *published:* {title} | — |")
+        lines[-1] += f" {ua / 100:.3f} | — | — | — | — | — |"
+    lines += ["", "Folds: " + ", ".join(f"{g} {n}" for g, n in folds.items())
+              + f". Runs: `{runs}/{corpus}-{protocol}-*` (`bash benchmarks/peers/commands.sh {corpus} {protocol} GROUP`)."]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=Path, default=Path("runs/peers"))
+    parser.add_argument("--profile", type=Path, help="`emovit profile --time --json` output (sizes, CPU ms/clip)")
+    args = parser.parse_args()
+    profile = {r["model"]: r for r in json.loads(args.profile.read_text())} if args.profile else {}
+    for protocol in PROTOCOLS:
+        for corpus in CORPORA:
+            text = table(args.runs, corpus, protocol, profile)
+            if text:
+                print(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
