@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import fast
 from .config import ModelConfig
 from .network import Network
 from .vit import ViT
@@ -17,7 +18,12 @@ STEM_CHANNELS = (16, 32, 64, 32, 16, 1)
 
 
 class ConvStem(nn.Module):
-    """Six [Conv2d 3x3 s1 p1 -> InstanceNorm2d -> GELU] layers; the image size is kept."""
+    """Six [Conv2d 3x3 s1 p1 -> InstanceNorm2d -> GELU] layers; the image size is kept.
+
+    On CPU fp32 tensors the stack runs as `fast.stem_forward` (channels-last convolutions, norm and
+    GELU fused, the conv bias skipped since the norm cancels it): the same output to fp32 rounding,
+    in less time. `fast.plain()` or any other device or dtype runs `net` as written.
+    """
 
     def __init__(self, in_channels: int = 1, channels: tuple[int, ...] = STEM_CHANNELS):
         super().__init__()
@@ -29,6 +35,8 @@ class ConvStem(nn.Module):
         self.out_channels = in_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if fast.stem_applies(self.net, x):
+            return fast.stem_forward(self.net, x)
         return self.net(x)
 
 

@@ -2,8 +2,10 @@
 
 Kim & Lee built their teacher and student from that file; keeping its modules (FeedForward,
 Attention, Transformer, ViT) and parameter names makes our networks easy to compare with
-theirs. Two differences, both behaviour-preserving or opt-in: attention runs through
-`scaled_dot_product_attention` (same maths, faster), and the positional embedding is a choice
+theirs. Differences, all behaviour-preserving or opt-in: attention runs through
+`scaled_dot_product_attention` (same maths, faster); linear layers are `fast.Linear`, an
+nn.Linear (same parameters and state-dict keys) that runs through oneDNN on CPU fp32 tensors
+(same maths, faster where MKL's sgemm is slow); and the positional embedding is a choice
 (`none` by default, as in the paper; `learned` and `sinusoidal` for the Table 1 comparison).
 """
 from __future__ import annotations
@@ -15,6 +17,8 @@ import torch.nn.functional as F
 from einops.layers.torch import Rearrange
 from torch import nn
 
+from . import fast
+
 POSITIONS = ("none", "learned", "sinusoidal")
 
 
@@ -23,10 +27,10 @@ class FeedForward(nn.Module):
         super().__init__()
         self.net = nn.Sequential(
             nn.LayerNorm(dim),
-            nn.Linear(dim, hidden_dim),
+            fast.Linear(dim, hidden_dim),
             nn.GELU(),
             nn.Dropout(dropout),
-            nn.Linear(hidden_dim, dim),
+            fast.Linear(hidden_dim, dim),
             nn.Dropout(dropout),
         )
 
@@ -44,9 +48,9 @@ class Attention(nn.Module):
         self.heads, self.dim_head = heads, dim_head
         self.dropout = dropout
         self.norm = nn.LayerNorm(dim)
-        self.to_qkv = nn.Linear(dim, inner_dim * 3, bias=False)
+        self.to_qkv = fast.Linear(dim, inner_dim * 3, bias=False)
         self.to_out = (
-            nn.Sequential(nn.Linear(inner_dim, dim), nn.Dropout(dropout)) if project_out else nn.Identity()
+            nn.Sequential(fast.Linear(inner_dim, dim), nn.Dropout(dropout)) if project_out else nn.Identity()
         )
 
     def _qkv(self, x: torch.Tensor, queries: int | None = None):
@@ -57,8 +61,8 @@ class Attention(nn.Module):
             qkv = self.to_qkv(x).view(b, n, 3, self.heads, self.dim_head).permute(2, 0, 3, 1, 4)
             return qkv[0], qkv[1], qkv[2]
         inner = self.heads * self.dim_head  # to_qkv's rows are [q; k; v]
-        q = F.linear(x[:, :queries], self.to_qkv.weight[:inner])
-        kv = F.linear(x, self.to_qkv.weight[inner:]).view(b, n, 2, self.heads, self.dim_head).permute(2, 0, 3, 1, 4)
+        q = fast.linear(x[:, :queries], self.to_qkv.weight[:inner])
+        kv = fast.linear(x, self.to_qkv.weight[inner:]).view(b, n, 2, self.heads, self.dim_head).permute(2, 0, 3, 1, 4)
         return q.view(b, queries, self.heads, self.dim_head).transpose(1, 2), kv[0], kv[1]
 
     def forward(self, x: torch.Tensor, queries: int | None = None) -> torch.Tensor:
@@ -152,7 +156,7 @@ class ViT(nn.Module):
         self.to_patch_embedding = nn.Sequential(
             Rearrange("b c (h p1) (w p2) -> b (h w) (p1 p2 c)", p1=ph, p2=pw),
             nn.LayerNorm(patch_dim),
-            nn.Linear(patch_dim, dim),
+            fast.Linear(patch_dim, dim),
             nn.LayerNorm(dim),
         )
         self.position = position
@@ -163,7 +167,7 @@ class ViT(nn.Module):
         self.cls_token = nn.Parameter(torch.randn(1, 1, dim))
         self.dropout = nn.Dropout(emb_dropout)
         self.transformer = Transformer(dim, depth, heads, dim_head, mlp_dim, dropout)
-        self.mlp_head = nn.Linear(dim, num_classes)
+        self.mlp_head = fast.Linear(dim, num_classes)
 
     def tokens(self, img: torch.Tensor) -> torch.Tensor:
         x = self.to_patch_embedding(img)
