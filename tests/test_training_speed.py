@@ -265,3 +265,21 @@ def test_data_parallel_measurement_runs_two_processes():
     r = ts.measure_data_parallel("teacher", 4, processes=2, steps=1, warmup=1, model_overrides=TINY, peak=5.0)
     assert r["processes"] == 2 and r["batch_size"] == 4
     assert _finite_positive(r["clips_per_s"]) and _finite_positive(r["peak_fraction"])
+
+
+def test_the_benchmark_training_command_writes_the_documented_json(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from emovit.cli import app
+
+    out = tmp_path / "speed.json"
+    result = CliRunner().invoke(app, ["benchmark", "training", "--models", "student", "--batch-sizes", "4",
+                                      "--steps", "1", "--threads", "1", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "student" in result.stdout and "of peak" in result.stdout and "peak:" in result.stdout
+    saved = json.loads(out.read_text())
+    assert {"peak_gmacs_per_s", "cpu"} <= set(saved) and saved["peak_gmacs_per_s"] > 0
+    assert {"clips_per_s", "batch_size", "peak_fraction"} <= set(saved["student"])
+    assert saved["student"]["batch_size"] == 4 and 0 < saved["student"]["peak_fraction"] < 2

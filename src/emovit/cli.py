@@ -641,6 +641,54 @@ def benchmark_speed(
         typer.echo(f"wrote {json_out}")
 
 
+@benchmark_app.command("training")
+def benchmark_training(
+    threads: Optional[int] = typer.Option(None, help="Threads (default: every core this process may use)."),
+    batch_sizes: str = typer.Option("4,8,16,32,64", help="Batch sizes to measure (the paper's 4 is always one)."),
+    models: str = typer.Option("teacher,student", help="Networks: teacher, student."),
+    steps: int = typer.Option(4, help="Timed training steps per batch size (after 2 untimed ones)."),
+    compare_plain: bool = typer.Option(False, "--compare-plain", help="Also the plain path (no fast kernels), step "
+                                       "by step alternating with the fast one, and the speed-up."),
+    data_parallel: int = typer.Option(0, help="Also N processes under DDP, threads / N threads each (0: no)."),
+    precision: Precision = None,
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the result as JSON to this file "
+                                            "('-': print JSON instead of the table)."),
+):
+    """Training speed on this machine: the measured peak of a large fp32 matrix product (and bf16 where AMX or
+    a GPU has it), then teacher and student training steps (forward, loss, backward, optimiser) in clips/s at
+    each batch size, as a fraction of that peak (3 x the forward MACs as run), and the time the EmoDB `paper`
+    recipe would take at these speeds."""
+    from .report import training_speed_table
+    from .training_speed import MODELS, benchmark_training as measure
+
+    names = tuple(n.strip() for n in models.split(",") if n.strip())
+    if not names or set(names) - set(MODELS):
+        _fail(f"--models: choose from {', '.join(MODELS)}")
+    try:
+        sizes = tuple(int(b) for b in batch_sizes.split(","))
+    except ValueError:
+        _fail(f"--batch-sizes must be comma-separated integers, not {batch_sizes!r}")
+    if min(sizes) < 1 or steps < 1 or (threads is not None and threads < 1) or data_parallel < 0:
+        _fail("--batch-sizes, --steps and --threads must be at least 1, --data-parallel at least 0")
+    import torch
+
+    from .precision import resolve_precision
+
+    precision = resolve_precision(_check_precision(precision), torch.device("cpu"))  # bf16 where AMX has it
+    result = measure(threads, sizes, models=names, steps=steps, precision=precision,
+                     compare_plain=compare_plain, data_parallel=data_parallel,
+                     on_progress=lambda message: typer.echo(message, err=True))
+    if json_out is not None and str(json_out) == "-":
+        typer.echo(json.dumps(result, indent=2))
+        return
+    typer.echo(training_speed_table(result))
+    if json_out is not None:
+        from .checkpoint import save_json
+
+        save_json(result, json_out)
+        typer.echo(f"wrote {json_out}")
+
+
 def main() -> None:
     app()
 

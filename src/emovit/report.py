@@ -177,3 +177,31 @@ class PredictionWriter:
     def close(self) -> None:
         if self.fmt == "json":
             self.echo(json.dumps(self.records, indent=2))
+
+
+# ----------------------------------------------------------------------------------------------
+# training speed
+
+
+def training_speed_table(result: dict) -> str:
+    """`emovit benchmark training`: clips/s and the fraction of the measured peak, per network."""
+    lines = [f"machine: {result['cpu']} ({', '.join(result['cpu_flags']) or 'no flags read'}), {result['threads']} "
+             f"thread(s), torch {result['torch']}, {result['precision']}",
+             f"peak: {result['peak_gmacs_per_s']:.1f} GMAC/s (fp32 matmul, the faster of "
+             + ", ".join(f"{k} {v:.1f}" for k, v in result["peak_by_backend"].items()) + ")"
+             + (f"; bf16 {result['peak_bf16_gmacs_per_s']:.1f}" if "peak_bf16_gmacs_per_s" in result else ""),
+             "", f"{'model':<9} {'batch':>5} {'clips/s':>9} {'of peak':>8}"]
+    for name in ("teacher", "student"):
+        if name not in result:
+            continue
+        for size, f in result[name]["batches"].items():
+            best = " (best)" if int(size) == result[name]["batch_size"] else ""
+            lines.append(f"{name:<9} {size:>5} {f['clips_per_s']:>9.1f} {f['peak_fraction']:>7.0%}{best}")
+    minutes = result.get("paper_recipe_minutes")
+    if minutes:
+        lines += ["", f"the EmoDB `paper` recipe (3 x 50 epochs, batch 4) from these figures: {minutes['total']:.1f} min "
+                  f"(teacher {minutes['teacher']:.1f}, its features {minutes['features']:.1f}, student {minutes['student']:.1f}, "
+                  f"CE-only student {minutes['plain']:.1f}, test {minutes['test']:.1f})"]
+    lines.append("load average before / after: " + " / ".join(
+        ", ".join(f"{x:.2f}" for x in result.get(k) or []) for k in ("load_average_before", "load_average_after")))
+    return "\n".join(lines)

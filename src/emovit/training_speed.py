@@ -29,7 +29,7 @@ cores). When other work shares the cores, OpenMP's default spin-waiting makes 2 
 (0.7 clips/s against 17 on one thread, measured): use one thread a process there (torchrun sets
 OMP_NUM_THREADS=1), or OMP_WAIT_POLICY=PASSIVE (robust, but a quarter slower on an idle machine).
 
-``python -m emovit.training_speed --threads 1 --json out.json`` runs the benchmark.
+``emovit benchmark training [--threads N] [--json out.json]`` runs the benchmark.
 """
 from __future__ import annotations
 
@@ -517,32 +517,3 @@ def benchmark_training(threads: int | None = None, batch_sizes=BATCH_SIZES, *, m
     if compare_plain:
         out["plain"] = section("plain")
     return out
-
-
-def _main(argv=None) -> None:
-    import argparse
-
-    p = argparse.ArgumentParser(prog="python -m emovit.training_speed", description=__doc__.split("\n\n")[0])
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--batch-sizes", default=",".join(map(str, BATCH_SIZES)))
-    p.add_argument("--models", default=",".join(MODELS))
-    p.add_argument("--steps", type=int, default=4)
-    p.add_argument("--plain", action="store_true", help="the plain path only (emovit.models.fast.plain)")
-    p.add_argument("--compare-plain", action="store_true", help="plain and fast side by side")
-    p.add_argument("--data-parallel", type=int, default=0, metavar="N",
-                   help="also N processes under DDP, threads / N threads each")
-    p.add_argument("--json", help="write the result here")
-    a = p.parse_args(argv)
-    result = benchmark_training(a.threads, tuple(int(b) for b in a.batch_sizes.split(",")),
-                                models=tuple(a.models.split(",")), steps=a.steps, fast_path=not a.plain,
-                                compare_plain=a.compare_plain, data_parallel=a.data_parallel,
-                                on_progress=lambda m: print(f"# {m}", flush=True))
-    text = json.dumps(result, indent=2)
-    if a.json:
-        with open(a.json, "w") as f:
-            f.write(text + "\n")
-    print(text)
-
-
-if __name__ == "__main__":
-    _main()
