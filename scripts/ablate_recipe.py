@@ -39,6 +39,9 @@ VARIANTS = {
     "no augmented views (original clips only)": {"augment.views": 1},
     "dropout 0.1": {"dropout": 0.1},
     "batch 32, lr 1.2e-3 (scaled)": {"stage.batch_size": 32, "stage.lr": 1.2e-3},
+    "+ per-utterance normalisation": {"normalization": "utterance"},
+    "+ openSMILE functionals taught (weight 1)": {"stage.functionals_weight": 1.0},
+    "+ both": {"normalization": "utterance", "stage.functionals_weight": 1.0},
 }
 
 

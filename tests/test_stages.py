@@ -183,3 +183,22 @@ def test_logit_distillation_adds_the_tempered_kl():
     p_t = (teacher / 2).softmax(-1)
     kl = (p_t * (p_t.log() - (logits / 2).log_softmax(-1))).sum(-1)
     assert torch.allclose(kd - plain, 0.5 * 4 * kl, atol=1e-5)
+
+
+def test_the_clips_functionals_are_taught_through_a_map_dropped_afterwards(tmp_path):
+    """functionals_weight: a Linear from the pooled feature learns the clips' (here: made-up) functionals
+    alongside the labels, mixed with them under mixup; the model saved is the network alone."""
+    data = _data(n=16)
+    data.train_functionals = torch.randn(16, 5)
+    config = StageConfig(epochs=2, batch_size=4, lr=1e-3, functionals_weight=1.0, mixup_alpha=0.4, mixup_prob=1.0,
+                         checkpoint_every=0)
+    model = _small("student")
+    keys = set(model.state_dict())
+    run_stage("plain", model, data, config, tmp_path, LABELS, progress=False)
+    final = torch.load(tmp_path / "final.pt", weights_only=False)["model"]
+    assert set(final) == keys
+    checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert checkpoint["functionals"]["weight"].shape == (5, 32)
+    data.train_functionals = None
+    with pytest.raises(ValueError, match="functionals"):
+        run_stage("plain", _small("student"), data, config, tmp_path / "again", LABELS, progress=False)

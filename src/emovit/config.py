@@ -195,6 +195,11 @@ class StageConfig:
     kd_weight: float = 0.0  # student's stage 3: + kd_weight * T^2 * KL(teacher || student) of logits at T
     kd_temperature: float = 4.0
     ema_decay: float = 0.0  # > 0: an exponential moving average of the weights is validated and kept
+    # > 0: + this weight x the mean squared error of a linear map of the pooled feature to the clip's openSMILE
+    # ComParE functionals (standardised, PCA to functionals_dims on the training part): the classical features
+    # taught to the network during training; the map is dropped afterwards, so inference is unchanged
+    functionals_weight: float = 0.0
+    functionals_dims: int = 64
     # per-step augmentation of the (normalised) images, in stages with labels only (emovit.batch_augment)
     freq_masks: int = 0  # SpecAugment: this many frequency masks of up to freq_width mel bins
     freq_width: int = 0
@@ -230,6 +235,8 @@ class StageConfig:
             raise ValueError(f"ema_decay must be in [0, 1), not {self.ema_decay}")
         if self.mixup_prob and self.mixup_alpha <= 0:
             raise ValueError("mixup_prob > 0 needs mixup_alpha > 0 (the Beta distribution's parameter)")
+        if self.functionals_weight < 0 or self.functionals_dims < 1:
+            raise ValueError("functionals_weight must be at least 0 and functionals_dims at least 1")
         if self.kd_weight < 0 or self.kd_temperature <= 0 or self.warmup_epochs < 0:
             raise ValueError("kd_weight and warmup_epochs must be at least 0, kd_temperature above 0")
         if min(self.freq_masks, self.freq_width, self.time_masks, self.time_width) < 0 or self.crop_min_frames < 1:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 
 from . import distributed
@@ -78,6 +79,7 @@ class SplitData:
     frontend: object  # LogMelConfig or MfccConfig
     failures: dict
     feature_seconds: float
+    train_paths: list[str]  # the file of each training row (its views are the row's images)
 
 
 def frontend_settings(kind: str, recipe: Recipe, corpora: list[str]):
@@ -137,11 +139,28 @@ def prepare_split(split: Split, labels: list[str], frontend, recipe: Recipe, cac
     return SplitData(data=data, test_images=normalizer(torch.stack([image_of[it] for it in test_items])),
                      test_labels=torch.tensor([label_of[p] for p, _ in test_items]),
                      test_corpora=[corpus_of[p] for p, _ in test_items], normalizer=normalizer, frontend=frontend,
-                     failures=dict(built.failures), feature_seconds=feature_seconds)
+                     failures=dict(built.failures), feature_seconds=feature_seconds,
+                     train_paths=[g[0][0] for g in groups])
+
+
+def functionals_targets(paths: list[str], dims: int, cache_dir: Path | None, progress: bool = True) -> torch.Tensor:
+    """The clips' openSMILE ComParE functionals as a network can be taught them: standardised and reduced
+    to `dims` whitened principal components, both fitted on these (training) clips."""
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    from .baseline import extract_functionals  # optional dependency: opensmile
+
+    features = extract_functionals(paths, "ComParE_2016", cache_dir=cache_dir / "opensmile" if cache_dir else None,
+                                   progress=progress)
+    features = StandardScaler().fit_transform(np.nan_to_num(features.astype(np.float64)))
+    reduced = PCA(min(dims, *features.shape), whiten=True, random_state=0).fit_transform(features)
+    return torch.from_numpy(reduced.astype(np.float32))
 
 
 def train_jobs(jobs: list[Job], prepared: dict[str, SplitData], labels: list[str], run_dir: Path, recipe: Recipe,
-               device: torch.device, precision: str, progress: bool = True) -> tuple[dict, dict]:
+               device: torch.device, precision: str, progress: bool = True,
+               cache_dir: Path | None = None) -> tuple[dict, dict]:
     """Train the jobs in order (a teacher before the jobs that follow it); finished stages are
     loaded, not retrained. Returns the trained models by job name and stage summaries by folder."""
     trained: dict[str, torch.nn.Module] = {}
@@ -149,6 +168,10 @@ def train_jobs(jobs: list[Job], prepared: dict[str, SplitData], labels: list[str
     targets_of = None
     for job in jobs:
         data = prepared[job.frontend].data
+        stage = recipe.stage_for(job.name)
+        if stage.functionals_weight and data.train_functionals is None:
+            data.train_functionals = functionals_targets(prepared[job.frontend].train_paths, stage.functionals_dims,
+                                                         cache_dir, progress)
         if job.teacher is not None and job.teacher != targets_of:
             teacher = trained[job.teacher].to(device)
             data.train_targets, data.train_target_logits = teacher_outputs(teacher, data.train_images, device, precision)
@@ -215,7 +238,7 @@ def run_split(split: Split, labels: list[str], jobs: list[Job], run_dir: Path, r
     corpora = sorted({u.corpus for u in split.train})
     prepared = {kind: prepare_split(split, labels, frontend_settings(kind, recipe, corpora), recipe, cache_dir,
                                     progress) for kind in dict.fromkeys(job.frontend for job in jobs)}
-    trained, summaries = train_jobs(jobs, prepared, labels, run_dir, recipe, device, precision, progress)
+    trained, summaries = train_jobs(jobs, prepared, labels, run_dir, recipe, device, precision, progress, cache_dir)
     if not distributed.writes():
         return {}  # a data-parallel replica: rank 0 evaluates and writes
     models = evaluate_jobs(jobs, trained, summaries, prepared, split, labels, run_dir, recipe, device, precision,

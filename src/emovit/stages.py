@@ -44,6 +44,7 @@ class StageData:
     train_targets: torch.Tensor | None = None  # teacher pooled features (n, views, dim)
     val_targets: torch.Tensor | None = None  # (m, dim)
     train_target_logits: torch.Tensor | None = None  # teacher logits (n, views, classes), for logit distillation
+    train_functionals: torch.Tensor | None = None  # (n, dims) the clips' openSMILE functionals (StageConfig)
     silence: float = 0.0  # the value of silence in these normalised images (what masks and crops fill with)
 
 
@@ -95,15 +96,17 @@ def _epoch_plan(n: int, views: int, seed: int, epoch: int) -> tuple[torch.Tensor
 
 
 class _Objective(torch.nn.Module):
-    """The model and what a stage reads from it, in one forward, so that DDP sees one call a step."""
+    """The model and what a stage reads from it, in one forward, so that DDP sees one call a step; with
+    `functionals` (a Linear from the pooled feature), also its prediction of the clip's functionals."""
 
-    def __init__(self, model: torch.nn.Module, kind: str):
+    def __init__(self, model: torch.nn.Module, kind: str, functionals: torch.nn.Module | None = None):
         super().__init__()
-        self.model, self.kind = model, kind
+        self.model, self.kind, self.functionals = model, kind, functionals
 
     def forward(self, x):
         pooled = self.model.pooled(x)
-        return pooled, (None if self.kind == "l1" else self.model.head(pooled))
+        logits = None if self.kind == "l1" else self.model.head(pooled)
+        return pooled, logits, (self.functionals(pooled) if self.functionals is not None else None)
 
 
 def _sample_losses(kind: str, pooled, logits, y, target, config: StageConfig, soft_y=None,
@@ -152,10 +155,10 @@ def make_optimizer(model: torch.nn.Module, config: StageConfig, steps_per_epoch:
     """The stage's optimiser and its learning-rate schedule: `step` and `constant` are stepped once per
     epoch, `cosine` (linear warm-up, then a cosine to zero) once per optimiser step."""
     kind = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    parameters = list(model.parameters())
     # one fused kernel for the whole update (measured +6% a student step on a CPU; the same update to 1e-7)
-    fused = all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in model.parameters())
-    optimizer = kind(model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay,
-                     fused=fused)
+    fused = all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in parameters)
+    optimizer = kind(parameters, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay, fused=fused)
     if config.schedule == "constant":
         return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
     if config.schedule == "cosine":
@@ -213,6 +216,9 @@ def check_stage(kind: str, config: StageConfig, data: StageData) -> None:
                          "per_model.student")
     if config.kd_weight and data.train_target_logits is None:
         raise ValueError("kd_weight needs the teacher's logits (StageData.train_target_logits)")
+    if config.functionals_weight and (kind == "l1" or data.train_functionals is None):
+        raise ValueError("functionals_weight needs a stage with labels and the clips' functionals "
+                         "(StageData.train_functionals, computed by emovit.runs with the baseline extra)")
 
 
 def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageConfig, out_dir: str | Path,
@@ -235,7 +241,11 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
     n, views = data.train_images.shape[:2]
     views = min(views, config.views or views)
     steps_per_epoch = math.ceil(n / config.batch_size)
-    optimizer, scheduler = make_optimizer(model, config, steps_per_epoch)
+    functionals = None
+    if config.functionals_weight:  # trained with the model, dropped with the stage
+        functionals = torch.nn.Linear(model.config.dim, data.train_functionals.shape[1]).to(device)
+    objective = _Objective(model, kind, functionals)
+    optimizer, scheduler = make_optimizer(objective, config, steps_per_epoch)
     average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
     augment = BatchAugment.from_config(config, fill=data.silence) if config.augments_batches else None
     state = {"epoch": 0, "batch": 0, "history": [], "best_score": -math.inf, "best_epoch": None,
@@ -243,6 +253,8 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
     if ckpt_path.exists():
         ckpt = load_torch(ckpt_path)
         model.load_state_dict(ckpt["model"])
+        if functionals is not None:
+            functionals.load_state_dict(ckpt["functionals"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         torch.set_rng_state(ckpt["torch_rng"])
@@ -256,10 +268,10 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
             save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
                         "average": average.state if average is not None else None,
+                        "functionals": functionals.state_dict() if functionals is not None else None,
                         "state": state, "config": asdict(config), "seed": seed}, ckpt_path)
         distributed.sync_replicas()
 
-    objective = _Objective(model, kind)
     if distributed.data_parallel():
         objective = torch.nn.parallel.DistributedDataParallel(  # matching leaves the head unused
             objective, device_ids=[device.index] if device.type == "cuda" else None,
@@ -279,17 +291,24 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
             share = torch.arange(len(batch)).tensor_split(world)[rank]  # this rank's share of the global batch
             idx = batch[share]
             x, y, soft_y = data.train_images[idx, view_of[idx]], data.train_labels[idx], None
+            wanted = data.train_functionals[idx] if functionals is not None else None
             if augment is not None:  # the global batch, drawn from (seed, epoch, batch): every rank and a
                 g = torch.Generator().manual_seed(seed * 1_000_003 + epoch * 10_007 + b)  # resumed run alike
-                x, soft_y = augment(data.train_images[batch, view_of[batch]], data.train_labels[batch], num_classes, g)
-                x, soft_y = x[share], soft_y[share].to(device)
+                labels = F.one_hot(data.train_labels[batch], num_classes).float()
+                if functionals is not None:  # mixed like the labels: one row, split after
+                    labels = torch.cat([labels, data.train_functionals[batch]], dim=1)
+                x, mixed = augment(data.train_images[batch, view_of[batch]], labels, num_classes, g)
+                x, soft_y = x[share], mixed[share, :num_classes].to(device)
+                wanted = mixed[share, num_classes:] if functionals is not None else None
             x, y = x.to(device), y.to(device)
             target = data.train_targets[idx, view_of[idx]].to(device) if data.train_targets is not None else None
             target_logits = data.train_target_logits[idx, view_of[idx]].to(device) \
                 if config.kd_weight and data.train_target_logits is not None else None
             with autocast(device, precision):
-                pooled, logits = objective(x)
+                pooled, logits, predicted = objective(x)
                 losses = _sample_losses(kind, pooled, logits, y, target, config, soft_y, target_logits)
+                if predicted is not None:
+                    losses = losses + config.functionals_weight * (predicted.float() - wanted.to(device)).square().mean(1)
             # sum / global batch, times world because DDP averages gradients over ranks:
             # the update is the single-process one whatever the share of each rank
             loss = losses.sum() * (world / len(batch))
