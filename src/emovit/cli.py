@@ -355,9 +355,12 @@ def predict(
     window: Optional[float] = typer.Option(None, help="Files longer than this many seconds (at most 4) also get "
                                            "a timeline: one verdict per window; the file's verdict is their mean."),
     hop: Optional[float] = typer.Option(None, help="Seconds between timeline windows (default: half the window)."),
+    first_clip: bool = typer.Option(False, "--first-clip", help="Judge a recording longer than 4 s on its first 4 s "
+                                    "only (the paper's crop) instead of averaged windows."),
     precision: Precision = None,
 ):
-    """Recognise the emotion in speech recordings (first 4 s of each, or a timeline with --window)."""
+    """Recognise the emotion in speech recordings: a clip of 4 s (shorter ones padded; a longer recording is
+    judged on 4 s windows every 2 s, averaged; --first-clip: its first 4 s only), or a timeline with --window."""
     from .audio import AudioError, find_audio_files
     from .inference import ModelFileError, Recognizer
     from .report import PredictionWriter
@@ -384,6 +387,7 @@ def predict(
         _fail(str(e))
     if window is not None and window > recognizer.clip_seconds:
         _fail(f"--window must be at most {recognizer.clip_seconds:g} s, the clip length the model was trained on")
+    recognizer.long_input = "first" if first_clip else "windows"
     writer = PredictionWriter("json" if as_json else "csv" if as_csv else "table", recognizer.labels, files,
                               window is not None, typer.echo)
     failed = bool(problems)

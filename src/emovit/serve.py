@@ -170,7 +170,8 @@ def create_app(recognizer: Recognizer, max_upload_bytes: int = 20 * MiB, max_sec
 
     @app.post("/v1/predict")
     async def predict(request: Request, window: float | None = None, hop: float | None = None) -> dict:
-        """Classify one uploaded recording (first 4 s; with ``window`` a timeline over all of it)."""
+        """Classify one uploaded recording (4 s, or averaged 4 s windows of a longer one; with ``window`` a
+        timeline over all of it)."""
         if hop is not None and window is None:
             raise HTTPException(422, "hop needs window")
         if window is not None:
