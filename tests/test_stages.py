@@ -141,7 +141,7 @@ def test_cosine_schedule_warms_up_then_falls_to_zero():
 def test_the_new_recipe_options_train_and_lower_the_loss(tmp_path):
     """AdamW, warm-up + cosine, label smoothing, SpecAugment masks, crops, mixup and an average of the
     weights, in one short run: it learns (validation CE falls) and keeps the averaged weights."""
-    config = StageConfig(epochs=6, batch_size=4, optimizer="adamw", lr=3e-3, weight_decay=0.05, schedule="cosine",
+    config = StageConfig(epochs=6, batch_size=2, optimizer="adamw", lr=3e-3, weight_decay=0.05, schedule="cosine",
                          warmup_epochs=1, label_smoothing=0.1, freq_masks=1, freq_width=4, time_masks=1, time_width=4,
                          crop_prob=0.3, crop_min_frames=16, mixup_alpha=0.4, mixup_prob=0.3, ema_decay=0.9,
                          checkpoint_every=0, select="last")

@@ -294,10 +294,10 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
             wanted = data.train_functionals[idx] if functionals is not None else None
             if augment is not None:  # the global batch, drawn from (seed, epoch, batch): every rank and a
                 g = torch.Generator().manual_seed(seed * 1_000_003 + epoch * 10_007 + b)  # resumed run alike
-                labels = F.one_hot(data.train_labels[batch], num_classes).float()
+                rows = F.one_hot(data.train_labels[batch], num_classes).float()
                 if functionals is not None:  # mixed like the labels: one row, split after
-                    labels = torch.cat([labels, data.train_functionals[batch]], dim=1)
-                x, mixed = augment(data.train_images[batch, view_of[batch]], labels, num_classes, g)
+                    rows = torch.cat([rows, data.train_functionals[batch]], dim=1)
+                x, mixed = augment(data.train_images[batch, view_of[batch]], rows, num_classes, g)
                 x, soft_y = x[share], mixed[share, :num_classes].to(device)
                 wanted = mixed[share, num_classes:] if functionals is not None else None
             x, y = x.to(device), y.to(device)
