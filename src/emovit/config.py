@@ -401,14 +401,24 @@ class ResumeError(ValueError):
 def check_resume(run_dir: str | Path, settings: dict) -> None:
     """Refuse to resume `run_dir` with `settings` when its config.json recorded other values for them.
 
-    Every key of `settings` is compared (JSON-normalised, so tuples equal lists); keys the old run did
-    not record are not compared, so runs written by an older emovit still resume."""
+    Every key of `settings` is compared (JSON-normalised, so tuples equal lists), nested ones too
+    (`recipe.stage.lr`); keys the old run did not record, at any depth, are not compared, so runs
+    written by an older emovit, before a setting existed, still resume."""
     previous = Path(run_dir) / "config.json"
     if not previous.exists():
         return
-    old = json.loads(previous.read_text())
-    new = json.loads(json.dumps(settings))
-    differs = sorted(k for k in new if k in old and old[k] != new[k])
+    differs = sorted(_differing_keys(json.loads(previous.read_text()), json.loads(json.dumps(settings))))
     if differs:
         raise ResumeError(f"{run_dir} holds a run with other settings ({', '.join(differs)} differ; see {previous}): "
                           "resume it with the same options or choose a new --out")
+
+
+def _differing_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Dotted names of the keys both dicts hold with different values, descending into nested dicts."""
+    differs = []
+    for key in new.keys() & old.keys():
+        if isinstance(old[key], dict) and isinstance(new[key], dict):
+            differs += _differing_keys(old[key], new[key], f"{prefix}{key}.")
+        elif old[key] != new[key]:
+            differs.append(prefix + key)
+    return differs

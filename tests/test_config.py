@@ -1,0 +1,27 @@
+"""Resuming a run: which recorded settings must match."""
+import json
+
+import pytest
+
+from emovit.config import ResumeError, check_resume
+
+
+def _write(run_dir, settings):
+    (run_dir / "config.json").write_text(json.dumps(settings))
+
+
+def test_resume_refuses_a_changed_nested_setting(tmp_path):
+    _write(tmp_path, {"protocol": "kfold", "recipe": {"stage": {"lr": 1e-4, "epochs": 50}}})
+    with pytest.raises(ResumeError, match=r"recipe\.stage\.lr differ"):
+        check_resume(tmp_path, {"protocol": "kfold", "recipe": {"stage": {"lr": 3e-4, "epochs": 50}}})
+
+
+def test_resume_accepts_settings_an_older_run_did_not_record(tmp_path):
+    """A setting added to the recipe after the run started (at any depth) does not block resuming it."""
+    _write(tmp_path, {"protocol": "kfold", "recipe": {"stage": {"lr": 1e-4}, "size": [128, 128]}})
+    check_resume(tmp_path, {"protocol": "kfold", "recipe": {"stage": {"lr": 1e-4, "functionals_weight": 0.0},
+                                                              "size": (128, 128), "normalization": "global"}})
+
+
+def test_resume_of_a_new_directory_is_free(tmp_path):
+    check_resume(tmp_path / "absent", {"protocol": "paper"})
