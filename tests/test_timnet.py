@@ -197,3 +197,27 @@ def test_eval_is_deterministic_and_training_drops_channels():
         assert not torch.equal(model(x), model(x))  # SpatialDropout1D at 0.1
         model.eval()
         torch.testing.assert_close(model(x), model(x), rtol=0, atol=0)
+
+
+def test_timnet_is_trained_on_raw_mfccs(corpus):
+    """As in the public code (main.py feeds the extracted MFCCs unchanged): the normaliser a TIM-Net job
+    gets is the identity, so its images equal the front end's output, while log-Mel jobs are standardised."""
+    from emovit.config import AugmentConfig, Recipe
+    from emovit.corpora import index_corpus
+    from emovit.protocols import make_split
+    from emovit.runs import frontend_settings, prepare_split
+
+    recipe = Recipe(augment=AugmentConfig(views=1))
+    split = make_split(index_corpus("emodb", corpus).utterances, "paper", views=1)
+    labels = sorted({u.label for u in split.train})
+    mfcc = prepare_split(split, labels, frontend_settings("mfcc", recipe, ["emodb"]), recipe, None, progress=False)
+    assert (mfcc.normalizer.mean, mfcc.normalizer.std) == (0.0, 1.0)
+    raw = MfccFrontEnd(mfcc.frontend)(torch.from_numpy(np.stack([_clip(u.path, mfcc.frontend) for u in split.test])))
+    assert torch.allclose(mfcc.test_images, raw.reshape(mfcc.test_images.shape), atol=1e-3)
+    logmel = prepare_split(split, labels, frontend_settings("logmel", recipe, ["emodb"]), recipe, None, progress=False)
+    assert abs(float(logmel.data.train_images.mean())) < 1e-3 and logmel.normalizer.std != 1.0
+
+
+def _clip(path, config: MfccConfig) -> np.ndarray:
+    from emovit.audio import load_audio
+    return centre_fit(load_audio(path, config.sample_rate), config.clip_samples)

@@ -125,9 +125,12 @@ def prepare_split(split: Split, labels: list[str], frontend, recipe: Recipe, cac
     corpus_of = {u.path: u.corpus for u in split.test}
 
     train_raw = torch.stack([torch.stack([image_of[it] for it in g]) for g in groups])
-    normalizer = Normalizer.fit(train_raw, recipe.normalization if frontend.kind == "logmel" else "global")
-    # silence is the log-Mel image's floor; MFCC images have no such value, and their mean stands in
-    silence = float(normalizer(torch.full((1, 1, 1, 2), -frontend.top_db)).mean()) if frontend.kind == "logmel" else 0.0
+    if frontend.kind == "logmel":
+        normalizer = Normalizer.fit(train_raw, recipe.normalization)
+        silence = float(normalizer(torch.full((1, 1, 1, 2), -frontend.top_db)).mean())  # the image's floor
+    else:  # TIM-Net reads raw MFCCs, as its public code does; they have no floor, and their mean stands in
+        normalizer = Normalizer(0.0, 1.0)
+        silence = float(train_raw.mean())
     data = StageData(
         train_images=normalizer(train_raw),
         train_labels=torch.tensor([label_of[g[0][0]] for g in groups]),

@@ -40,7 +40,7 @@ MODELS: dict[str, tuple[str, Callable[[int], ModelConfig]]] = {
     "septr": ("SepTr (Ristea et al. 2022): 1x1 patches, 3 separable blocks", lambda n: septr_config(n)),
     "septr-16x16": ("SepTr on 16x16 cells (average-pooled, as SepTr's down_sample_input)",
                     lambda n: septr_config(n, patch_size=SQUARE)),
-    "timnet": ("TIM-Net (Ye et al. 2023): bidirectional dilated causal TCN, 8 levels, on 39 MFCCs",
+    "timnet": ("TIM-Net (Ye et al. 2023): bidirectional dilated causal TCN, 8 levels, on 39 raw (unstandardised) MFCCs",
                lambda n: timnet_config(n)),
 }
 FRONT_ENDS = {"timnet": "mfcc"}  # the others read the log-Mel image

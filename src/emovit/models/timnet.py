@@ -5,7 +5,10 @@ Matters: A Novel Temporal Emotional Modeling Approach for Speech Emotion Recogni
 
 It reads 39 MFCCs per frame as a sequence of frames (`emovit.mfcc` computes them as the authors'
 `extract_feature.py` does); the input is the same (batch, 1, coefficients, frames) "image" as the
-log-Mel networks take, so caching and normalising work unchanged.
+log-Mel networks take, so caching works unchanged. Its input is NOT standardised: the public
+`main.py` feeds the extracted MFCCs as they are (c0 around -370, the others within tens), and with
+Adam and the gated residual chain the scale matters (at initialisation the logits' spread is ~100x
+that of standardised input), so `emovit.runs` gives MFCC jobs the identity normaliser.
 
   1. The sequence and its time-reversed copy each go through their own 1x1 Conv1D
      (coefficients -> filters).
