@@ -19,7 +19,8 @@ ROWS = [
     (("paper", "student"), "student with knowledge transfer (recipe `paper-e20`)", "student"),
     (("paper", "plain"), "student, CE only (recipe `paper-e20`)", "student"),
     (("paper", "teacher"), "teacher (recipe `paper-e20`)", "teacher"),
-    (("emovit", "timnet"), "TIM-Net, measured here (its published recipe)", "timnet"),
+    (("timnet-raw", "timnet"), "TIM-Net, measured here (its published recipe, raw MFCCs as its code)", "timnet"),
+    (("emovit", "timnet"), "TIM-Net, first run here: MFCCs standardised, unlike its code", "timnet"),
     (("emovit", "opensmile"), "openSMILE ComParE 2016 + linear SVM", None),
 ]
 # Published figures (WA, UA in %), each with its source.
@@ -39,7 +40,7 @@ def _cell(score) -> str:
 
 def table(runs: Path, corpus: str, protocol: str, profile: dict) -> str | None:
     results = {}
-    for group in ("emovit", "paper"):
+    for group in ("emovit", "paper", "timnet-raw"):
         path = runs / f"{corpus}-{protocol}-{group}" / "results.json"
         if path.exists():
             results[group] = json.loads(path.read_text())

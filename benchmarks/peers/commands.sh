@@ -5,9 +5,11 @@
 #   emovit  the student with emovit's recipe, TIM-Net with its published recipe, openSMILE + SVM
 #   paper   the paper's teacher, KT student and CE-only student (recipe paper-e20: 20 epochs a stage,
 #           cut from the paper's 50 for compute; the rows say so)
+#   timnet-raw  TIM-Net alone on raw MFCCs, as its public code: rerun after that fix, on the same folds
+#           (the committed emovit group's TIM-Net row read standardised MFCCs)
 # Two processes, one fold each at a time (torchrun --distribute folds), one thread each. Resumable:
 # run it again and finished folds are not trained again. From the repository root, ../shared beside it:
-#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper)
+#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper timnet-raw)
 set -euo pipefail
 corpus=$1 protocol=$2 group=$3
 case $corpus in
@@ -18,6 +20,7 @@ esac
 case $group in
   emovit) models=plain,timnet,opensmile recipe=emovit ;;
   paper) models=student,plain recipe=paper-e20 ;;
+  timnet-raw) models=timnet recipe=emovit ;;
 esac
 OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 .venv/bin/torchrun --standalone --nproc-per-node 2 -m emovit.cli compare \
   --recipe "$recipe" --corpus "$corpus" --root "$root" --protocol "$protocol" --folds 10 --models "$models" \

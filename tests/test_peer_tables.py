@@ -1,0 +1,31 @@
+"""scripts/peer_tables.py: BENCHMARKS.md's state-of-the-art tables from the peer runs' results.json."""
+import json
+
+from conftest import load_script
+
+peer_tables = load_script("peer_tables")
+
+
+def _score(mean, std=0.01):
+    return {"mean": mean, "std": std}
+
+
+def _run(runs, name, models):
+    folder = runs / name
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps({"folds": [{}] * 10, "models": {
+        m: {"wa": _score(wa), "ua": _score(wa - 0.01), "pooled": {"wa": wa, "ua": wa - 0.01}, "epochs": {"plain": 100}}
+        for m, wa in models.items()}}))
+
+
+def test_rows_of_every_group_with_sizes_and_the_published_figures(tmp_path):
+    _run(tmp_path, "emodb-kfold-emovit", {"plain": 0.776, "timnet": 0.807, "opensmile": 0.860})
+    _run(tmp_path, "emodb-kfold-timnet-raw", {"timnet": 0.85})
+    profile = {"student": {"params_m": 1.418, "gmacs_run": 0.165, "ms_per_clip": 2.6}}
+    text = peer_tables.table(tmp_path, "emodb", "kfold", profile)
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [r.split(" | ")[1] for r in rows[:4]] == ["0.776 ± 0.010", "0.850 ± 0.010", "0.807 ± 0.010", "0.860 ± 0.010"]
+    assert "raw MFCCs" in rows[1] and "standardised" in rows[2]
+    assert "| 1.418 | 0.165 | 2.6 |" in rows[0] and rows[1].endswith("| — | — | — |")
+    assert rows[-1].startswith("| *published:* TIM-Net") and "| 0.903 | 0.892 |" in rows[-1]
+    assert peer_tables.table(tmp_path, "savee", "kfold", profile) is None
