@@ -362,6 +362,7 @@ def _data_parallel_worker(rank, world, port, model, batch_size, steps, warmup, f
             times.append(time.perf_counter() - started)
         if rank == 0:
             results.put(times[warmup:])
+        dist.barrier()  # no rank tears gloo down while another still uses it (an abort at exit otherwise)
     finally:
         dist.destroy_process_group()
 
