@@ -117,3 +117,17 @@ def test_cls_attention_is_a_distribution_over_patches():
         att = student.cls_attention(torch.randn(2, 1, 128, 128))
     assert att.shape == (2, 128)
     assert torch.all(att >= 0) and torch.all(att.sum(-1) <= 1 + 1e-5)
+
+
+def test_a_network_without_head_or_pooled_is_refused_at_construction():
+    """The Network contract is abstract: a subclass that forgets a piece fails when built, not in training."""
+    from emovit.models.network import Network
+
+    class Incomplete(Network):
+        arch = "vit"
+
+        def pooled(self, x):
+            return x
+
+    with pytest.raises(TypeError, match="head"):
+        Incomplete(None)

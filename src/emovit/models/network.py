@@ -2,6 +2,7 @@
 inference, export and profiling rely on (the paper's ViTs and the peer models alike)."""
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from typing import ClassVar
 
 import torch
@@ -10,7 +11,7 @@ from torch import nn
 from .config import ModelConfig
 
 
-class Network(nn.Module):
+class Network(nn.Module, metaclass=ABCMeta):
     """A network built from a ModelConfig (saved with its weights; `build_from_config` rebuilds it).
 
     A subclass names its `arch`, provides `pooled(x)` ((batch, 1, H, W) images -> (batch, dim) pooled
@@ -29,11 +30,13 @@ class Network(nn.Module):
         self.config = config
 
     @property
+    @abstractmethod
     def head(self) -> nn.Module:
-        raise NotImplementedError
+        """The classifier on the pooled feature."""
 
+    @abstractmethod
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """(batch, 1, H, W) images -> (batch, dim) pooled features."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.pooled(x))
