@@ -42,6 +42,8 @@ VARIANTS = {
     "+ per-utterance normalisation": {"normalization": "utterance"},
     "+ openSMILE functionals taught (weight 1)": {"stage.functionals_weight": 1.0},
     "+ both": {"normalization": "utterance", "stage.functionals_weight": 1.0},
+    "network: student-learned (+ learned positional embedding)": {"student_network": "student-learned"},
+    "network: student-stem (+ tiny conv stem, 8-8-1 channels)": {"student_network": "student-stem"},
 }
 
 

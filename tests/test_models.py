@@ -131,3 +131,25 @@ def test_a_network_without_head_or_pooled_is_refused_at_construction():
 
     with pytest.raises(TypeError, match="head"):
         Incomplete(None)
+
+
+@pytest.mark.parametrize("name", ["student-learned", "student-stem"])
+def test_student_variants_stay_within_the_students_budget(name):
+    # the budget for a shipped variant: <= 1.5M parameters, <= 0.2 GMACs as run, same input
+    from emovit.models import build
+
+    measured = count(build(name, 7))
+    assert measured["params"] <= 1_500_000 and measured["gmacs_run"] <= 0.2
+    assert build(name, 7)(torch.randn(1, 1, 128, 128)).shape == (1, 7)
+
+
+def test_student_stem_is_tiny_and_breaks_permutation_invariance():
+    from emovit.models import build
+
+    torch.manual_seed(0)
+    model = build("student-stem", 5, depth=1, dim=32, heads=2, dim_head=16, mlp_dim=32).eval()
+    convs = [m for m in model.stem.net if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [8, 8, 1]
+    x = torch.randn(1, 1, 128, 128)
+    with torch.no_grad():
+        assert not torch.allclose(model(x), model(x[..., torch.randperm(128)]), atol=1e-3)

@@ -104,7 +104,21 @@ def test_the_paper_recipe_is_the_paper(monkeypatch):
     assert not stage.augments_batches and stage.ema_decay == 0 and stage.label_smoothing == 0 and stage.kd_weight == 0
     assert recipe.augment.views == 4 and recipe.per_model == {} and recipe.dropout == 0.0
     assert (recipe.teacher_depth, recipe.student_depth, recipe.patch_size) == (6, 3, (128, 1))
-    assert recipe.models == ("teacher", "student", "plain")
+    assert recipe.models == ("teacher", "student", "plain") and recipe.student_network == "student"
+
+
+def test_the_student_network_is_a_recipe_setting_checked_by_name():
+    from emovit.config import STUDENT_NETWORKS, load_recipe
+    from emovit.models import MODELS
+    from emovit.reproduce import paper_jobs
+
+    assert set(STUDENT_NETWORKS) <= set(MODELS)
+    recipe = load_recipe("emovit").with_overrides({"student_network": "student-stem"})
+    (plain,) = paper_jobs(7, recipe)
+    assert plain.build().config.stem and plain.build().config.extra["stem_channels"] == [8, 8, 1]
+    assert plain.title.endswith("network student-stem")
+    with pytest.raises(ValueError, match="student-learned"):
+        load_recipe("emovit").with_overrides({"student_network": "teacher"})
 
 
 def test_weight_average_is_the_documented_moving_average():

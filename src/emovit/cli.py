@@ -217,6 +217,9 @@ def reproduce(
                                                     "from the teacher; paper: all three)."),
     teacher_depth: Optional[int] = typer.Option(None, help="Teacher ViT depth (paper: 6 or 12)."),
     student_depth: Optional[int] = typer.Option(None, help="Student ViT depth (paper: 3)."),
+    student_network: Optional[str] = typer.Option(None, help="The student's network: student (the paper's), "
+                                                  "student-learned (+ learned positions) or student-stem "
+                                                  "(+ a tiny conv stem)."),
     patch: Optional[str] = typer.Option(None, help="Patch height x width: 128x1 vertical (paper) or 16x16 square."),
     epochs: Epochs = None,
     batch_size: BatchSize = None,
@@ -254,7 +257,7 @@ def reproduce(
     settings = _recipe(recipe, {**_training_overrides(epochs, batch_size, lr, lr_halve_every, alpha, select,
                                                        checkpoint_every, views, seed, precision),
                                 "teacher_depth": teacher_depth, "student_depth": student_depth,
-                                "patch_size": patch_size, "models": chosen})
+                                "student_network": student_network, "patch_size": patch_size, "models": chosen})
     if baseline is not None:
         from dataclasses import replace
 

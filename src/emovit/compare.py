@@ -40,7 +40,7 @@ TRANSFER = {"student": "teacher", "student-16x16": "teacher-16x16"}  # student -
 BASELINE = "opensmile"  # openSMILE ComParE functionals + linear SVM on the same splits
 CHOICES = (*MODELS, "plain", BASELINE)
 # settings of a recipe that the model names replace in compare
-UNUSED = ("teacher_depth", "student_depth", "patch_size", "models", "baseline")
+UNUSED = ("teacher_depth", "student_depth", "student_network", "patch_size", "models", "baseline")
 
 
 class CompareError(ValueError):

@@ -250,6 +250,9 @@ class StageConfig:
 
 PRECISIONS = ("auto", "fp32", "bf16")
 RECIPE_MODELS = ("teacher", "student", "plain")  # reproduce's models; the student learns from the teacher
+# networks reproduce's student and plain may be (registry names, emovit.models.MODELS): the paper's student,
+# and two variants beyond the paper within its budget (<= 1.5M parameters, <= 0.2 GMACs as run)
+STUDENT_NETWORKS = ("student", "student-learned", "student-stem")
 
 
 @dataclass(frozen=True)
@@ -267,6 +270,7 @@ class Recipe:
     models: tuple[str, ...] = RECIPE_MODELS
     teacher_depth: int = 6
     student_depth: int = 3
+    student_network: str = "student"  # one of STUDENT_NETWORKS, for both the KT and the CE-only student
     patch_size: tuple[int, int] = (128, 1)
     dropout: float = 0.0  # in the ViTs' attention and feed-forward layers
     normalization: str = "global"  # "utterance": each clip's bands centred on their mean first (features.Normalizer)
@@ -283,6 +287,9 @@ class Recipe:
             raise ValueError(f"unknown or no model(s) {sorted(unknown)}; choose from {', '.join(RECIPE_MODELS)}")
         if "student" in self.models and "teacher" not in self.models:
             raise ValueError("the student (knowledge transfer) learns from the teacher: models must include teacher")
+        if self.student_network not in STUDENT_NETWORKS:
+            raise ValueError(f"student_network must be one of {', '.join(STUDENT_NETWORKS)}, "
+                             f"not {self.student_network!r}")
         if self.normalization not in ("global", "utterance"):
             raise ValueError(f"normalization must be global or utterance, not {self.normalization!r}")
         if not 0.0 <= self.dropout < 1.0:

@@ -10,7 +10,7 @@ import torch
 
 from .config import Recipe
 from .corpora.manifest import Utterance
-from .models import EmotionViT, student_config, teacher_config
+from .models import EmotionViT, build, teacher_config
 from .runs import Job, run_protocol
 
 MODEL_TITLES = {
@@ -28,16 +28,21 @@ def paper_jobs(num_classes: int, recipe: Recipe) -> list[Job]:
         return EmotionViT(teacher_config(num_classes, recipe.teacher_depth, recipe.patch_size, dropout=recipe.dropout))
 
     def student():
-        return EmotionViT(student_config(num_classes, recipe.student_depth, recipe.patch_size, dropout=recipe.dropout))
+        return build(recipe.student_network, num_classes, depth=recipe.student_depth, patch_size=recipe.patch_size,
+                     dropout=recipe.dropout)
+
+    def title(model: str) -> str:  # a student that is not the paper's network says which it is
+        variant = recipe.student_network != "student" and model != "teacher"
+        return f"{MODEL_TITLES[model]}, network {recipe.student_network}" if variant else MODEL_TITLES[model]
 
     jobs = []
     if "teacher" in recipe.models:
         jobs.append(Job("teacher", MODEL_TITLES["teacher"], teacher, (("teacher", "teacher"),)))
     if "student" in recipe.models:
-        jobs.append(Job("student", MODEL_TITLES["student"], student, (("match", "match"), ("student", "student")),
+        jobs.append(Job("student", title("student"), student, (("match", "match"), ("student", "student")),
                         seed_offset=1, teacher="teacher", reference="teacher"))
     if "plain" in recipe.models:
-        jobs.append(Job("plain", MODEL_TITLES["plain"], student, (("plain", "plain"),), seed_offset=1,
+        jobs.append(Job("plain", title("plain"), student, (("plain", "plain"),), seed_offset=1,
                         reference="teacher" if "teacher" in recipe.models else None))
     return jobs
 

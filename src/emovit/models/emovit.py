@@ -15,6 +15,7 @@ from .network import Network
 from .vit import ViT
 
 STEM_CHANNELS = (16, 32, 64, 32, 16, 1)
+TINY_STEM_CHANNELS = (8, 8, 1)
 
 
 class ConvStem(nn.Module):
@@ -56,7 +57,10 @@ class CoordinateEncoding(nn.Module):
 
 
 class EmotionViT(Network):
-    """A ViT with an optional conv stem and optional coordinate channels in front."""
+    """A ViT with an optional conv stem and optional coordinate channels in front.
+
+    The stem is the paper's six layers unless `config.extra["stem_channels"]` names others (the
+    tiny stem of `student-stem`)."""
 
     arch = "vit"
     cls_only_last_layer = True  # the last layer computes the CLS token only (see ViT.pooled)
@@ -64,7 +68,8 @@ class EmotionViT(Network):
     def __init__(self, config: ModelConfig):
         super().__init__(config)
         channels = 1
-        self.stem = ConvStem(channels) if config.stem else nn.Identity()
+        stem_channels = tuple(config.extra.get("stem_channels", STEM_CHANNELS))
+        self.stem = ConvStem(channels, stem_channels) if config.stem else nn.Identity()
         if config.stem:
             channels = self.stem.out_channels
         self.coordinates = CoordinateEncoding() if config.coordinates else nn.Identity()
@@ -119,6 +124,13 @@ def student_config(num_classes: int, depth: int = 3, patch_size=(128, 1), **over
     """The paper's student: a plain ViT with no stem and no positional information."""
     return ModelConfig(num_classes=num_classes, depth=depth, patch_size=tuple(patch_size),
                        **overrides)
+
+
+def student_stem_config(num_classes: int, channels: tuple[int, ...] = TINY_STEM_CHANNELS, **overrides) -> ModelConfig:
+    """The student behind a tiny conv stem (three 3x3 layers, 8, 8, 1 channels: 12M MACs, 0.7k
+    parameters): each frame's token then sees its neighbours (+-3 frames, +-3 bands), a local order
+    the plain student lacks, within the issue's budget (<= 0.2 GMACs as run)."""
+    return student_config(num_classes, stem=True, extra={"stem_channels": list(channels)}, **overrides)
 
 
 def Teacher(num_classes: int, depth: int = 6, patch_size=(128, 1), **overrides) -> EmotionViT:

@@ -14,7 +14,7 @@ from torch import nn
 
 from .ast import AST, ast_config, load_deit_weights
 from .config import ModelConfig
-from .emovit import EmotionViT, student_config, teacher_config
+from .emovit import EmotionViT, student_config, student_stem_config, teacher_config
 from .septr import SepTr, septr_config
 from .timnet import TIMNet, timnet_config
 
@@ -34,6 +34,10 @@ MODELS: dict[str, tuple[str, Callable[[int], ModelConfig]]] = {
     "teacher-depth12": ("Teacher, depth 12", lambda n: teacher_config(n, depth=12)),
     "student": ("Student: plain ViT, 128x1 vertical patches, depth 3", lambda n: student_config(n)),
     "student-16x16": ("Student on 16x16 square patches", lambda n: student_config(n, patch_size=SQUARE)),
+    "student-learned": ("Student with a learned positional embedding (beyond the paper; +33k parameters)",
+                        lambda n: student_config(n, position="learned")),
+    "student-stem": ("Student behind a tiny conv stem: three 3x3 layers of 8, 8, 1 channels (beyond the paper)",
+                     lambda n: student_stem_config(n)),
     "ast": ("AST (Gong et al. 2021): ViT-Base, 16x16 patches, no overlap, from scratch unless a checkpoint is given",
             lambda n: ast_config(n)),
     "ast-overlap": ("AST with its own overlapping 16x16 patches (stride 10)", lambda n: ast_config(n, stride=(10, 10))),
