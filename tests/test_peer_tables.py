@@ -29,3 +29,12 @@ def test_rows_of_every_group_with_sizes_and_the_published_figures(tmp_path):
     assert "| 1.418 | 0.165 | 2.6 |" in rows[0] and rows[1].endswith("| — | — | — |")
     assert rows[-1].startswith("| *published:* TIM-Net") and "| 0.903 | 0.892 |" in rows[-1]
     assert peer_tables.table(tmp_path, "savee", "kfold", profile) is None
+
+
+def test_the_emovit_groups_timnet_row_is_titled_by_the_input_its_run_recorded(tmp_path):
+    _run(tmp_path, "savee-emobox-emovit", {"plain": 0.6, "timnet": 0.5})
+    (tmp_path / "savee-emobox-emovit" / "config.json").write_text(json.dumps(
+        {"descriptions": {"timnet": "TIM-Net (Ye et al. 2023): ... on 39 raw (unstandardised) MFCCs"}}))
+    text = peer_tables.table(tmp_path, "savee", "emobox", {})
+    (row,) = [line for line in text.splitlines() if line.startswith("| TIM-Net")]
+    assert "raw MFCCs" in row and "| 0.500 ± 0.010 |" in row
