@@ -259,3 +259,16 @@ def test_compare_trains_every_model_on_one_split(corpus, tmp_path):
     one_fold = CliRunner().invoke(app, ["compare", "--corpus", "emodb", "--root", str(corpus), "--protocol", "kfold",
                                         "--folds", "1", "--out", str(tmp_path / "kfold")])
     assert one_fold.exit_code == 2 and "--folds 1" in one_fold.output and "2 to" in one_fold.output
+
+
+def test_compare_records_the_labels_it_left_out(corpus, tmp_path):
+    # the bundled model's card lists them ("Left out of training"), from config.json as reproduce writes it
+    out = tmp_path / "run"
+    keep = ",".join(LABELS[:2])
+    res = CliRunner().invoke(app, ["compare", "--corpus", "emodb", "--root", str(corpus), "--protocol", "paper",
+                                   "--labels", keep, "--models", "plain", "--epochs", "1", "--views", "1",
+                                   "--time-runs", "0", "--quiet", "--cache", str(tmp_path / "cache"),
+                                   "--checkpoint-every", "0", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["labels"] == LABELS[:2] and config["labels_left_out"] == {LABELS[2]: 9}

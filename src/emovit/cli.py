@@ -335,11 +335,11 @@ def compare(
         distributed.init_from_env(torch.device(_device(device)), distribute)
     except ValueError as e:
         _fail(str(e))
-    utterances, _ = _corpus_set(corpus, root, labels)
+    utterances, left_out = _corpus_set(corpus, root, labels)
     _check_folds(protocol, folds, utterances)
     try:
         run(utterances, protocol.value, names, out, settings, cache, torch.device(_device(device)), progress=not quiet,
-            checkpoint=ast_checkpoint, time_runs=time_runs, threads=threads, folds=folds)
+            checkpoint=ast_checkpoint, time_runs=time_runs, threads=threads, folds=folds, left_out=left_out)
     except (CompareError, ResumeError, ValueError) as e:
         _fail(str(e))
     if distributed.is_main():

@@ -79,8 +79,10 @@ def compare_jobs(names: list[str], num_classes: int, checkpoint: str | Path | No
 
 def compare(utterances: list[Utterance], protocol: str, names: list[str], run_dir: str | Path, recipe: Recipe,
             cache_dir: str | Path | None, device: torch.device, progress: bool = True,
-            checkpoint: str | Path | None = None, time_runs: int = 10, threads: int = 1, folds: int = 10) -> dict:
+            checkpoint: str | Path | None = None, time_runs: int = 10, threads: int = 1, folds: int = 10,
+            left_out: dict[str, int] | None = None) -> dict:
     """Train and test `names` on the splits of `protocol`; write RUN/results.{json,md}.
+    `left_out` (label -> utterances outside --labels) is recorded in config.json, as reproduce does.
 
     Raises CompareError for unknown names; config.ResumeError for a run directory that holds a run with
     other settings (re-running the same settings resumes it).
@@ -96,4 +98,5 @@ def compare(utterances: list[Utterance], protocol: str, names: list[str], run_di
     baseline = (recipe.baseline or "ComParE_2016") if BASELINE in names else None
     return run_protocol(utterances, protocol, lambda n: compare_jobs(names, n, checkpoint), run_dir,
                         replace(recipe, baseline=baseline), cache_dir, device,
-                        settings=settings, progress=progress, folds=folds, time_runs=time_runs, threads=threads)
+                        settings=settings, progress=progress, folds=folds, time_runs=time_runs, threads=threads,
+                        left_out=left_out)
