@@ -44,6 +44,8 @@ VARIANTS = {
     "+ both": {"normalization": "utterance", "stage.functionals_weight": 1.0},
     "network: student-learned (+ learned positional embedding)": {"student_network": "student-learned"},
     "network: student-stem (+ tiny conv stem, 8-8-1 channels)": {"student_network": "student-stem"},
+    "noise view: speech-shaped noise at 5-25 dB (not white at 15-30)": {"augment.noise_kind": "speech",
+                                                                        "augment.noise_snr_db": [5.0, 25.0]},
 }
 
 

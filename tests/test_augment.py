@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emovit.augment import AUGMENTATIONS, add_noise, augment, change_speed, time_shift
+from emovit.augment import AUGMENTATIONS, add_noise, augment, change_speed, speech_shaped_noise, time_shift
 
 RATE = 16000
 
@@ -91,3 +91,31 @@ def test_speed_default_range(wave):
     for _ in range(10):
         ratio = len(wave) / len(change_speed(wave, rng))
         assert 0.9 - 1e-3 <= ratio <= 1.1 + 1e-3
+
+
+@pytest.mark.parametrize("snr", [5.0, 20.0])
+def test_speech_shaped_noise_has_the_clips_spectrum_at_the_snr(wave, snr):
+    from emovit.config import AugmentConfig
+
+    rng = np.random.default_rng(0)
+    noisy = augment(wave, "noise", rng, AugmentConfig(noise_snr_db=(snr, snr), noise_kind="speech"))
+    noise = (noisy - wave).astype(np.float64)
+    assert 10 * np.log10(np.mean(wave.astype(np.float64) ** 2) / np.mean(noise ** 2)) == pytest.approx(snr, abs=0.1)
+    spectrum = np.abs(np.fft.rfft(noise))
+    peak = np.argmax(spectrum) * RATE / len(noise)
+    assert abs(peak - 220) < 5  # the tone's band, where white noise would be flat
+    assert np.sqrt(np.mean(speech_shaped_noise(wave, rng).astype(np.float64) ** 2)) == pytest.approx(1.0, abs=1e-4)
+    with pytest.raises(ValueError, match="white, speech"):
+        add_noise(wave, rng, kind="pink")
+
+
+def test_white_noise_keeps_the_cache_names_of_views_made_before_the_kind_existed():
+    from dataclasses import asdict
+
+    from emovit.config import AugmentConfig, _fingerprint
+
+    before = {k: v for k, v in asdict(AugmentConfig()).items() if k != "noise_kind"} | {"views": None}
+    assert AugmentConfig().fingerprint() == _fingerprint(before)
+    assert AugmentConfig(noise_kind="speech").fingerprint() != AugmentConfig().fingerprint()
+    with pytest.raises(ValueError, match="noise_kind"):
+        AugmentConfig(noise_kind="pink")

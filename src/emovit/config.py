@@ -158,13 +158,22 @@ class AugmentConfig:
     them without parameters; these ranges are ours, from common practice in SER work)."""
 
     views: int = 4  # original + one copy per augmentation; 1 = no augmentation
-    noise_snr_db: tuple[float, float] = (15.0, 30.0)  # white noise at an SNR drawn from this range
+    noise_snr_db: tuple[float, float] = (15.0, 30.0)  # noise at an SNR drawn from this range
     shift_seconds: float = 0.5  # time shift of up to this much either way, zero fill
     speed_factors: tuple[float, float] = (0.9, 1.1)  # Kaldi-style speed perturbation
+    noise_kind: str = "white"  # or "speech": noise with the clip's own spectrum (augment.speech_shaped_noise)
+
+    def __post_init__(self):
+        if self.noise_kind not in ("white", "speech"):
+            raise ValueError(f"noise_kind must be white or speech, not {self.noise_kind!r}")
 
     def fingerprint(self) -> str:
-        """Names cached augmented copies: other ranges, other copies."""
-        return _fingerprint(asdict(self) | {"views": None})
+        """Names cached augmented copies: other ranges, other copies (white noise, the setting's
+        default, is left out so that copies cached before the setting existed keep their name)."""
+        settings = asdict(self) | {"views": None}
+        if self.noise_kind == "white":
+            del settings["noise_kind"]
+        return _fingerprint(settings)
 
 
 # ----------------------------------------------------------------------------------------------
