@@ -1,4 +1,0 @@
-emovit reproduce --recipe runs/ablation-si2/recipes/v0.toml --corpus emodb --root ../shared/data/emodb --protocol speaker --seed 0 --models plain --baseline none --device cpu --quiet --out runs/ablation-si2/v0-speaker-s0
-emovit reproduce --recipe runs/ablation-si2/recipes/v2.toml --corpus emodb --root ../shared/data/emodb --protocol speaker --seed 0 --models plain --baseline none --device cpu --quiet --out runs/ablation-si2/v2-speaker-s0
-emovit reproduce --recipe runs/ablation-si2/recipes/v10.toml --corpus emodb --root ../shared/data/emodb --protocol speaker --seed 0 --models plain --baseline none --device cpu --quiet --out runs/ablation-si2/v10-speaker-s0
-emovit reproduce --recipe runs/ablation-si2/recipes/v11.toml --corpus emodb --root ../shared/data/emodb --protocol speaker --seed 0 --models plain --baseline none --device cpu --quiet --out runs/ablation-si2/v11-speaker-s0

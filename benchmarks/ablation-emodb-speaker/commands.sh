@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+set -euo pipefail
+# The ablation runs of BENCHMARKS.md "The student's recipe": EmoDB, speaker-independent splits (seeds 0-2),
+# the CE-only student with recipe emovit and variants of it (indices of scripts/ablate_recipe.py VARIANTS),
+# one thread each, two at a time; then the robustness of the recipe and of the speech-noise variant.
+.venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2 --corpus emodb --root ../shared/data/emodb \
+    --splits speaker:0 --variants 0,2,10,11 --parallel 2
+.venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2 --corpus emodb --root ../shared/data/emodb \
+    --splits speaker:0,speaker:1,speaker:2 --variants 0,13,14,15 --parallel 2
+for v in v0 v15; do for s in 0 1 2; do
+  .venv/bin/emovit evaluate runs/ablation-si2/$v-speaker-s$s --model plain --precision fp32
+done; done
+.venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2 --corpus emodb --root ../shared/data/emodb \
+    --splits speaker:0,speaker:1,speaker:2 --variants 0,2,10,11,13,14,15 --table-only   # ablation.md
