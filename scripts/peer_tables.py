@@ -16,6 +16,8 @@ PROTOCOLS = ("kfold", "emobox")
 # (group, model name in the run) -> the row's name and the registry name whose size it has
 ROWS = [
     (("emovit", "plain"), "emovit student (recipe `emovit`, CE only)", "student"),
+    (("stem", "student-stem"), "student-stem: the student behind a tiny conv stem (recipe `emovit`, CE only)",
+     "student-stem"),
     (("paper", "student"), "student with knowledge transfer (recipe `paper-e20`)", "student"),
     (("paper", "plain"), "student, CE only (recipe `paper-e20`)", "student"),
     (("paper", "teacher"), "teacher (recipe `paper-e20`)", "teacher"),
@@ -43,7 +45,7 @@ def _cell(score) -> str:
 
 def table(runs: Path, corpus: str, protocol: str, profile: dict) -> str | None:
     results, raw_mfccs = {}, False
-    for group in ("emovit", "paper", "timnet-raw"):
+    for group in ("emovit", "stem", "paper", "timnet-raw"):
         path = runs / f"{corpus}-{protocol}-{group}" / "results.json"
         if path.exists():
             results[group] = json.loads(path.read_text())

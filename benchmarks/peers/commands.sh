@@ -7,9 +7,11 @@
 #           cut from the paper's 50 for compute; the rows say so)
 #   timnet-raw  TIM-Net alone on raw MFCCs, as its public code: rerun after that fix, on the same folds
 #           (the committed emovit group's TIM-Net row read standardised MFCCs)
+#   stem    the student-stem network (a tiny conv stem, beyond the paper) with emovit's recipe, CE only:
+#           paired with the emovit group's student on the same folds and seeds
 # Two processes, one fold each at a time (torchrun --distribute folds), one thread each. Resumable:
 # run it again and finished folds are not trained again. From the repository root, ../shared beside it:
-#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper timnet-raw)
+#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper timnet-raw stem)
 set -euo pipefail
 corpus=$1 protocol=$2 group=$3
 case $corpus in
@@ -21,6 +23,8 @@ case $group in
   emovit) models=plain,timnet,opensmile recipe=emovit ;;
   paper) models=student,plain recipe=paper-e20 ;;
   timnet-raw) models=timnet recipe=emovit ;;
+  stem) models=student-stem recipe=emovit ;;
+  *) echo "unknown group $group: emovit, paper, timnet-raw or stem" >&2; exit 2 ;;
 esac
 OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 .venv/bin/torchrun --standalone --nproc-per-node 2 -m emovit.cli compare \
   --recipe "$recipe" --corpus "$corpus" --root "$root" --protocol "$protocol" --folds 10 --models "$models" \
