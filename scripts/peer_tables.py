@@ -13,6 +13,9 @@ from pathlib import Path
 
 CORPORA = ("emodb", "savee", "ravdess")
 PROTOCOLS = ("kfold", "emobox")
+# the emovit group's TIM-Net: runs before the fix read standardised MFCCs; their config.json says which
+TIMNET_TITLES = {True: "TIM-Net, measured here (its published recipe, raw MFCCs as its code)",
+                 False: "TIM-Net, first run here: MFCCs standardised, unlike its code"}
 # (group, model name in the run) -> the row's name and the registry name whose size it has
 ROWS = [
     (("emovit", "plain"), "emovit student (recipe `emovit`, CE only)", "student"),
@@ -21,13 +24,10 @@ ROWS = [
     (("paper", "student"), "student with knowledge transfer (recipe `paper-e20`)", "student"),
     (("paper", "plain"), "student, CE only (recipe `paper-e20`)", "student"),
     (("paper", "teacher"), "teacher (recipe `paper-e20`)", "teacher"),
-    (("timnet-raw", "timnet"), "TIM-Net, measured here (its published recipe, raw MFCCs as its code)", "timnet"),
+    (("timnet-raw", "timnet"), TIMNET_TITLES[True], "timnet"),
     (("emovit", "timnet"), None, "timnet"),  # titled by the input its run recorded (TIMNET_TITLES)
     (("emovit", "opensmile"), "openSMILE ComParE 2016 + linear SVM", None),
 ]
-# the emovit group's TIM-Net: runs before the fix read standardised MFCCs; their config.json says which
-TIMNET_TITLES = {True: "TIM-Net, measured here (its published recipe, raw MFCCs as its code)",
-                 False: "TIM-Net, first run here: MFCCs standardised, unlike its code"}
 # Published figures (WA, UA in %), each with its source.
 PUBLISHED = {
     ("kfold", "emodb"): [("TIM-Net, corrected (10-fold, last of 500 epochs; Ye et al. 2023, public code)", 90.28, 89.19)],

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emovit.augment import AUGMENTATIONS, add_noise, augment, change_speed, speech_shaped_noise, time_shift
+from emovit.augment import AUGMENTATIONS, add_noise, augment, change_speed, clip_shaped_noise, time_shift
 
 RATE = 16000
 
@@ -94,7 +94,7 @@ def test_speed_default_range(wave):
 
 
 @pytest.mark.parametrize("snr", [5.0, 20.0])
-def test_speech_shaped_noise_has_the_clips_spectrum_at_the_snr(wave, snr):
+def test_clip_shaped_noise_has_the_clips_spectrum_at_the_snr(wave, snr):
     from emovit.config import AugmentConfig
 
     rng = np.random.default_rng(0)
@@ -104,7 +104,7 @@ def test_speech_shaped_noise_has_the_clips_spectrum_at_the_snr(wave, snr):
     spectrum = np.abs(np.fft.rfft(noise))
     peak = np.argmax(spectrum) * RATE / len(noise)
     assert abs(peak - 220) < 5  # the tone's band, where white noise would be flat
-    assert np.sqrt(np.mean(speech_shaped_noise(wave, rng).astype(np.float64) ** 2)) == pytest.approx(1.0, abs=1e-4)
+    assert np.sqrt(np.mean(clip_shaped_noise(wave, rng).astype(np.float64) ** 2)) == pytest.approx(1.0, abs=1e-4)
     with pytest.raises(ValueError, match="white, speech"):
         add_noise(wave, rng, kind="pink")
 

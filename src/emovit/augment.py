@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
-from .config import SAMPLE_RATE, AugmentConfig
+from .config import NOISE_KINDS, SAMPLE_RATE, AugmentConfig
 
 AUGMENTATIONS = ("noise", "shift", "speed")
 
@@ -30,14 +30,13 @@ def _draw(rng: np.random.Generator, value) -> float:
     return float(rng.uniform(lo, hi))
 
 
-NOISE_KINDS = ("white", "speech")
-
-
-def speech_shaped_noise(wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Noise with the clip's own long-term spectrum: its Fourier magnitudes with random phases.
+def clip_shaped_noise(wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Noise with the clip's own spectrum: its Fourier magnitudes with random phases. Unit RMS.
 
     Stationary (no syllables, no pitch track), but it covers the bands speech covers, as babble
-    and speech-shaped test noise do; white noise leaves the low bands almost clean. Unit RMS.
+    does; white noise leaves the low bands almost clean. (The evaluation's test noise is
+    `robustness.speech_shaped_noise`: white noise shaped by *other* utterances' average spectrum.
+    This generator made the committed ablation's noise view, so it stays as it is.)
     """
     wave = _wave(wave)
     n = len(wave)
@@ -49,7 +48,7 @@ def speech_shaped_noise(wave: np.ndarray, rng: np.random.Generator) -> np.ndarra
 
 def add_noise(wave: np.ndarray, rng: np.random.Generator, snr_db=(15.0, 30.0), kind: str = "white") -> np.ndarray:
     """Add noise at an SNR (dB) drawn uniformly from ``snr_db``: white Gaussian (the default), or
-    ``kind="speech"``, noise shaped like the clip (:func:`speech_shaped_noise`).
+    ``kind="speech"``, noise shaped like the clip (:func:`clip_shaped_noise`).
 
     The noise level is set relative to the signal's RMS over the whole clip, so quiet and loud
     recordings get the same relative corruption: noise_rms = rms / 10**(snr/20).  The paper names
@@ -61,7 +60,7 @@ def add_noise(wave: np.ndarray, rng: np.random.Generator, snr_db=(15.0, 30.0), k
     wave = _wave(wave)
     snr = _draw(rng, snr_db)
     rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))) if len(wave) else 0.0
-    noise = rng.standard_normal(len(wave), dtype=np.float32) if kind == "white" else speech_shaped_noise(wave, rng)
+    noise = rng.standard_normal(len(wave), dtype=np.float32) if kind == "white" else clip_shaped_noise(wave, rng)
     if rms == 0.0:
         return wave.copy()
     return wave + noise * np.float32(rms / 10.0 ** (snr / 20.0))

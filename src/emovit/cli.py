@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .config import PRECISIONS
+from .config import PRECISIONS, STUDENT_NETWORKS
 from .corpora import CORPORA
 from .protocols import FOLD_PROTOCOLS, PROTOCOLS
 
@@ -217,9 +217,8 @@ def reproduce(
                                                     "from the teacher; paper: all three)."),
     teacher_depth: Optional[int] = typer.Option(None, help="Teacher ViT depth (paper: 6 or 12)."),
     student_depth: Optional[int] = typer.Option(None, help="Student ViT depth (paper: 3)."),
-    student_network: Optional[str] = typer.Option(None, help="The student's network: student (the paper's), "
-                                                  "student-learned (+ learned positions) or student-stem "
-                                                  "(+ a tiny conv stem)."),
+    student_network: Optional[str] = typer.Option(None, help="The student's network (`emovit profile` lists them): "
+                                                  + ", ".join(STUDENT_NETWORKS) + " (paper: student)."),
     patch: Optional[str] = typer.Option(None, help="Patch height x width: 128x1 vertical (paper) or 16x16 square."),
     epochs: Epochs = None,
     batch_size: BatchSize = None,

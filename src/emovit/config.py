@@ -152,6 +152,9 @@ def frontend_from_dict(d: dict) -> FrontEndSettings:
 # augmented views
 
 
+NOISE_KINDS = ("white", "speech")  # the noise view's noise: white Gaussian, or shaped like the clip
+
+
 @dataclass(frozen=True)
 class AugmentConfig:
     """The paper's three augmentations, made once per training clip as extra views (the paper names
@@ -161,11 +164,11 @@ class AugmentConfig:
     noise_snr_db: tuple[float, float] = (15.0, 30.0)  # noise at an SNR drawn from this range
     shift_seconds: float = 0.5  # time shift of up to this much either way, zero fill
     speed_factors: tuple[float, float] = (0.9, 1.1)  # Kaldi-style speed perturbation
-    noise_kind: str = "white"  # or "speech": noise with the clip's own spectrum (augment.speech_shaped_noise)
+    noise_kind: str = "white"  # or "speech": noise with the clip's own spectrum (augment.clip_shaped_noise)
 
     def __post_init__(self):
-        if self.noise_kind not in ("white", "speech"):
-            raise ValueError(f"noise_kind must be white or speech, not {self.noise_kind!r}")
+        if self.noise_kind not in NOISE_KINDS:
+            raise ValueError(f"noise_kind must be one of {', '.join(NOISE_KINDS)}, not {self.noise_kind!r}")
 
     def fingerprint(self) -> str:
         """Names cached augmented copies: other ranges, other copies (white noise, the setting's
