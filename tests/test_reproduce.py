@@ -174,3 +174,64 @@ def test_without_opensmile_reproduce_runs_the_networks_and_says_how_to_add_it(co
     assert ".venv/bin/pip install -e '.[baseline]'" in result.stderr
     saved = json.loads((tmp_path / "run" / "results.json").read_text())
     assert list(saved["models"]) == ["teacher"] and saved["config"]["baseline_run"] is None
+
+
+def test_a_split_numbers_its_training_speakers_for_the_adversary(corpus):
+    """speaker_adversarial reads StageData.train_speakers: one index per training clip, shared by a speaker's
+    clips and by no other speaker's, 0..S-1 over the training part's S speakers."""
+    from emovit.protocols import make_split
+    from emovit.runs import frontend_settings, prepare_split
+
+    recipe = Recipe(augment=AugmentConfig(views=1))
+    split = make_split(index_corpus("emodb", corpus).utterances, "speaker", views=1)
+    labels = sorted({u.label for u in split.train})
+    data = prepare_split(split, labels, frontend_settings("logmel", recipe, ["emodb"]), recipe, None,
+                         progress=False).data
+    speakers = sorted({u.speaker for u in split.train})
+    assert data.train_speakers.tolist() == [speakers.index(u.speaker) for u in split.train]
+
+
+def test_warm_start_copies_all_but_the_head_into_networks_of_the_files_shape():
+    from emovit.models import build
+    from emovit.warm_start import matches, warm_start
+
+    torch.manual_seed(0)
+    source = build("student", 7)
+    pretrained = {"model_config": source.config.to_dict(), "state_dict": source.state_dict()}
+    torch.manual_seed(1)
+    target = build("student", 4, dropout=0.1)  # other classes and dropout: the same network
+    head_before = {k: v.clone() for k, v in target.head.state_dict().items()}
+    assert matches(target, pretrained) and not matches(build("teacher", 4), pretrained)
+    assert not matches(build("student-stem", 7), pretrained)
+    copied = warm_start(target, pretrained)
+    assert copied and not any(name.startswith("head.") for name in copied)
+    for name in copied:
+        assert torch.equal(target.state_dict()[name], source.state_dict()[name]), name
+    for name, value in target.head.state_dict().items():
+        assert torch.equal(value, head_before[name]), name
+
+
+def test_cli_fine_tunes_from_a_pre_trained_model_file_and_says_so(run, corpus, tmp_path):
+    """--init-from: the CE-only student starts from another run's student (all but the head, here for two
+    of its three classes); the teacher, another network, starts at random; a file that is not a model
+    file is refused with its name."""
+    pre_trained = run[0] / "models" / "plain.pt"
+    out = tmp_path / "fine-tuned"
+    base = ["reproduce", "--corpus", "emodb", "--root", str(corpus), "--labels", "anger,sadness", "--epochs", "1",
+            "--views", "1", "--baseline", "none", "--checkpoint-every", "0", "--quiet",
+            "--cache", str(tmp_path / "cache")]
+    res = CliRunner().invoke(app, base + ["--models", "teacher,plain", "--init-from", str(pre_trained),
+                                          "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["config"]["recipe"]["init_from"] == str(pre_trained)
+    assert saved["models"]["plain"]["init_from"] == str(pre_trained)
+    assert saved["models"]["plain"]["title"].endswith(f"started from {pre_trained}")
+    assert "init_from" not in saved["models"]["teacher"]
+    res = CliRunner().invoke(app, base + ["--models", "teacher", "--init-from", str(pre_trained),
+                                          "--out", str(tmp_path / "teacher-only")])
+    assert res.exit_code == 2 and "none of this run's networks" in res.output and "Traceback" not in res.output
+    res = CliRunner().invoke(app, base + ["--init-from", str(run[0] / "results.json"), "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "results.json: not an emovit model file" in res.output
+    res = CliRunner().invoke(app, base + ["--init-from", str(tmp_path / "absent.pt"), "--out", str(tmp_path / "y")])
+    assert res.exit_code == 2 and "absent.pt: no such model file" in res.output

@@ -216,3 +216,59 @@ def test_the_clips_functionals_are_taught_through_a_map_dropped_afterwards(tmp_p
     data.train_functionals = None
     with pytest.raises(ValueError, match="functionals"):
         run_stage("plain", _small("student"), data, config, tmp_path / "again", LABELS, progress=False)
+
+
+def test_the_reversed_gradient_is_negated_and_scaled_and_ramps_in():
+    from emovit.stages import _ReverseGradient, reversal_scale
+
+    x = torch.randn(3, 4, requires_grad=True)
+    out = _ReverseGradient.apply(x, 0.25)
+    assert torch.equal(out, x)
+    out.sum().backward()
+    assert torch.equal(x.grad, torch.full((3, 4), -0.25))
+    assert reversal_scale(0.5, 0.0) == 0.0
+    assert reversal_scale(0.5, 0.5) == pytest.approx(0.5 * (2 / (1 + torch.e ** -5) - 1))
+    assert 0.4999 < reversal_scale(0.5, 1.0) <= 0.5
+
+
+def test_speaker_adversarial_training_drops_its_classifier_and_resumes_exactly(tmp_path):
+    """speaker_adversarial: a speaker classifier learns behind a reversed gradient, mixed with the labels
+    under mixup; the model saved is the network alone, and an interrupted stage resumes to the same weights."""
+    data = _data(n=16)
+    data.train_speakers = torch.arange(16) % 4
+    config = StageConfig(epochs=2, batch_size=4, lr=1e-3, speaker_adversarial=0.5, mixup_alpha=0.4, mixup_prob=0.5,
+                         select="last", checkpoint_every=2)
+    reference = _small("student")
+    keys = set(reference.state_dict())
+    summary = run_stage("plain", reference, data, config, tmp_path / "whole", LABELS, progress=False)
+    assert all(0.0 <= h["train_speaker_acc"] <= 1.0 for h in summary["history"])
+    assert set(torch.load(tmp_path / "whole" / "final.pt", weights_only=False)["model"]) == keys
+    adversary = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=False)["adversary"]
+    assert adversary["2.weight"].shape == (4, 32)
+
+    def interrupt(step):
+        if step == 5:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        run_stage("plain", _small("student"), data, config, tmp_path / "resumed", LABELS, progress=False,
+                  on_step=interrupt)
+    resumed = _small("student", seed=9)
+    run_stage("plain", resumed, data, config, tmp_path / "resumed", LABELS, progress=False)
+    for (name, a), b in zip(reference.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_speaker_adversarial_training_is_refused_where_it_cannot_work(tmp_path):
+    data = _data()
+    config = StageConfig(epochs=1, batch_size=4, speaker_adversarial=0.3)
+    with pytest.raises(ValueError, match="two speakers"):
+        run_stage("plain", _small("student"), data, config, tmp_path / "a", LABELS, progress=False)
+    data.train_speakers = torch.zeros(12, dtype=torch.long)
+    with pytest.raises(ValueError, match="two speakers"):
+        run_stage("plain", _small("student"), data, config, tmp_path / "b", LABELS, progress=False)
+    data.train_speakers = torch.arange(12) % 2
+    with pytest.raises(ValueError, match="matching stage"):
+        run_stage("match", _small("student"), data, config, tmp_path / "c", LABELS, progress=False)
+    with pytest.raises(ValueError, match="at least 0"):
+        StageConfig(speaker_adversarial=-1.0)

@@ -80,6 +80,9 @@ Seed = Annotated[Optional[int], typer.Option("--seed", help="Seed of the split, 
                                                           "order.")]
 Precision = Annotated[Optional[str], typer.Option("--precision", help="The network's arithmetic: fp32, bf16 (autocast) "
                                                   "or auto (bf16 on CUDA or AMX CPUs, fp32 elsewhere).")]
+InitFrom = Annotated[Optional[Path], typer.Option("--init-from", help="A model file (RUN/models/NAME.pt, e.g. "
+                                                  "pre-trained on other corpora) whose weights, all but the head's, "
+                                                  "start the networks of its shape; the others start at random.")]
 Device = Annotated[str, typer.Option("--device", help="cpu, cuda or auto.")]
 Cache = Annotated[Path, typer.Option("--cache", help="Feature cache directory.")]
 CheckpointEvery = Annotated[Optional[int], typer.Option("--checkpoint-every", help="Also checkpoint every N steps "
@@ -113,12 +116,15 @@ def _recipe(name: str, overrides: dict):
 
 
 def _training_overrides(epochs, batch_size, lr, lr_halve_every, alpha, select, checkpoint_every, views, seed,
-                        precision) -> dict:
+                        precision, init_from) -> dict:
     """The recipe settings the training options replace (None: the option was not given)."""
+    if init_from is not None and not init_from.is_file():
+        _fail(f"--init-from {init_from}: no such model file")
     return {"stage.epochs": epochs, "stage.batch_size": batch_size, "stage.lr": lr,
             "stage.lr_halve_every": lr_halve_every, "stage.alpha": alpha, "stage.select": select,
             "stage.checkpoint_every": checkpoint_every, "augment.views": views, "seed": seed,
-            "precision": _check_precision(precision) if precision else None}
+            "precision": _check_precision(precision) if precision else None,
+            "init_from": str(init_from) if init_from is not None else None}
 
 
 def _corpus_set(corpora: list[Corpus], roots: list[Path], labels: str | None = None):
@@ -229,6 +235,7 @@ def reproduce(
     views: Views = None,
     seed: Seed = None,
     precision: Precision = None,
+    init_from: InitFrom = None,
     device: Device = "auto",
     baseline: Optional[str] = typer.Option(None, help="openSMILE functionals for the SVM baseline on the same split: "
                                            "ComParE_2016 (paper recipe), eGeMAPSv02 or none."),
@@ -254,7 +261,7 @@ def reproduce(
     except ValueError as e:
         _fail(f"--patch: {e}")
     settings = _recipe(recipe, {**_training_overrides(epochs, batch_size, lr, lr_halve_every, alpha, select,
-                                                       checkpoint_every, views, seed, precision),
+                                                       checkpoint_every, views, seed, precision, init_from),
                                 "teacher_depth": teacher_depth, "student_depth": student_depth,
                                 "student_network": student_network, "patch_size": patch_size, "models": chosen})
     if baseline is not None:
@@ -301,6 +308,7 @@ def compare(
     select: Select = None,
     seed: Seed = None,
     precision: Precision = None,
+    init_from: InitFrom = None,
     device: Device = "auto",
     ast_checkpoint: Optional[Path] = typer.Option(None, help="A local timm/DeiT (or AST) state dict to start AST "
                                                   "from; nothing is downloaded. Default: AST from scratch."),
@@ -327,7 +335,7 @@ def compare(
     if ast_checkpoint is not None and not ast_checkpoint.is_file():
         _fail(f"--ast-checkpoint {ast_checkpoint}: no such file")
     settings = _recipe(recipe, _training_overrides(epochs, batch_size, lr, lr_halve_every, alpha, select,
-                                                   checkpoint_every, views, seed, precision))
+                                                   checkpoint_every, views, seed, precision, init_from))
     if distribute == "folds" and protocol.value not in FOLD_PROTOCOLS:
         _fail(f"--distribute folds is for protocols with folds ({', '.join(FOLD_PROTOCOLS)})")
     try:

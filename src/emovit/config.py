@@ -212,6 +212,10 @@ class StageConfig:
     # taught to the network during training; the map is dropped afterwards, so inference is unchanged
     functionals_weight: float = 0.0
     functionals_dims: int = 64
+    # > 0: a speaker classifier on the pooled feature behind a reversed gradient (DANN, Ganin & Lempitsky 2015),
+    # ramped to this scale over the stage: the network learns features the adversary cannot tell speakers by;
+    # the classifier is dropped afterwards, so inference is unchanged
+    speaker_adversarial: float = 0.0
     # per-step augmentation of the (normalised) images, in stages with labels only (emovit.batch_augment)
     freq_masks: int = 0  # SpecAugment: this many frequency masks of up to freq_width mel bins
     freq_width: int = 0
@@ -249,6 +253,8 @@ class StageConfig:
             raise ValueError("mixup_prob > 0 needs mixup_alpha > 0 (the Beta distribution's parameter)")
         if self.functionals_weight < 0 or self.functionals_dims < 1:
             raise ValueError("functionals_weight must be at least 0 and functionals_dims at least 1")
+        if self.speaker_adversarial < 0:
+            raise ValueError(f"speaker_adversarial must be at least 0, not {self.speaker_adversarial}")
         if self.kd_weight < 0 or self.kd_temperature <= 0 or self.warmup_epochs < 0:
             raise ValueError("kd_weight and warmup_epochs must be at least 0, kd_temperature above 0")
         if min(self.freq_masks, self.freq_width, self.time_masks, self.time_width) < 0 or self.crop_min_frames < 1:
@@ -286,6 +292,7 @@ class Recipe:
     patch_size: tuple[int, int] = (128, 1)
     dropout: float = 0.0  # in the ViTs' attention and feed-forward layers
     normalization: str = "global"  # "utterance": each clip's bands centred on their mean first (features.Normalizer)
+    init_from: str | None = None  # a model file whose weights start the run's networks of its shape (emovit.warm_start)
     frontend: LogMelConfig = field(default_factory=LogMelConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     stage: StageConfig = field(default_factory=StageConfig)

@@ -45,6 +45,7 @@ from .report import results_markdown
 from .results import ModelResult, as_dicts, as_results, pool_folds
 from .stages import StageData, infer, run_stage, seed_everything, teacher_features, teacher_outputs
 from .views import build_images
+from .warm_start import load_pretrained, matches, warm_start
 
 
 @dataclass
@@ -123,6 +124,8 @@ def prepare_split(split: Split, labels: list[str], frontend, recipe: Recipe, cac
     test_items = [it for it in test_items if it[0] not in failed]
     label_of = {u.path: label_index[u.label] for u in split.train + split.val + split.test}
     corpus_of = {u.path: u.corpus for u in split.test}
+    speaker_of = {u.path: u.speaker for u in split.train}
+    speaker_index = {name: i for i, name in enumerate(sorted({speaker_of[g[0][0]] for g in groups}))}
 
     train_raw = torch.stack([torch.stack([image_of[it] for it in g]) for g in groups])
     if frontend.kind == "logmel":
@@ -137,6 +140,7 @@ def prepare_split(split: Split, labels: list[str], frontend, recipe: Recipe, cac
         val_images=normalizer(torch.stack([image_of[it] for it in val_items])) if val_items
         else torch.empty(0, 1, *frontend.image_size),
         val_labels=torch.tensor([label_of[p] for p, _ in val_items], dtype=torch.long),
+        train_speakers=torch.tensor([speaker_index[speaker_of[g[0][0]]] for g in groups], dtype=torch.long),
         silence=silence,
     )
     return SplitData(data=data, test_images=normalizer(torch.stack([image_of[it] for it in test_items])),
@@ -169,6 +173,11 @@ def train_jobs(jobs: list[Job], prepared: dict[str, SplitData], labels: list[str
     trained: dict[str, torch.nn.Module] = {}
     summaries: dict[str, dict] = {}
     targets_of = None
+    pretrained = load_pretrained(recipe.init_from) if recipe.init_from else None
+    if pretrained is not None and not any(matches(job.build(), pretrained) for job in jobs):
+        raise ValueError(f"init_from {recipe.init_from}: none of this run's networks ({', '.join(j.name for j in jobs)}) "
+                         f"is the file's ({pretrained['model_config'].get('arch', 'vit')}, "
+                         f"depth {pretrained['model_config'].get('depth')}): nothing to start from it")
     for job in jobs:
         data = prepared[job.frontend].data
         stage = recipe.stage_for(job.name)
@@ -182,9 +191,16 @@ def train_jobs(jobs: list[Job], prepared: dict[str, SplitData], labels: list[str
             targets_of = job.teacher
         seed_everything(recipe.seed + job.seed_offset)
         model = job.build()
+        warm = pretrained is not None and matches(model, pretrained)
+        if warm:
+            warm_start(model, pretrained)
+            report(f"[{job.name}] starts from {recipe.init_from} (all but its head)", progress)
+        elif pretrained is not None:
+            report(f"[{job.name}] trains from scratch: its network is not {recipe.init_from}'s", progress)
         for stage, folder in job.stages:
             summaries[folder] = run_stage(stage, model, data, recipe.stage_for(job.name), run_dir / folder, labels,
                                           device, precision, progress, seed=recipe.seed)
+            summaries[folder]["init_from"] = recipe.init_from if warm else None
         trained[job.name] = model
     return trained, summaries
 
@@ -219,8 +235,11 @@ def evaluate_jobs(jobs: list[Job], trained: dict, summaries: dict, prepared: dic
             model.to(device)
         if job.reference in reference_features:
             details["cosine_to_teacher"] = cosine_similarity(pooled.numpy(), reference_features[job.reference].numpy())
+        warm = summaries[job.stages[0][1]].get("init_from")
+        if warm:
+            details["init_from"] = warm
         results[job.name] = ModelResult(
-            job.title, scores, sum(summaries[folder]["wall_seconds"] for _, folder in job.stages), count(model),
+            f"{job.title}, started from {warm}" if warm else job.title, scores, sum(summaries[folder]["wall_seconds"] for _, folder in job.stages), count(model),
             {stage: summaries[folder]["epochs"] for stage, folder in job.stages},
             {stage: summaries[folder]["selected_epoch"] for stage, folder in job.stages}, details)
         save_torch(model_file(model, labels, part.normalizer, part.frontend, meta), run_dir / "models" / f"{job.name}.pt")

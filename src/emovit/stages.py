@@ -45,6 +45,7 @@ class StageData:
     val_targets: torch.Tensor | None = None  # (m, dim)
     train_target_logits: torch.Tensor | None = None  # teacher logits (n, views, classes), for logit distillation
     train_functionals: torch.Tensor | None = None  # (n, dims) the clips' openSMILE functionals (StageConfig)
+    train_speakers: torch.Tensor | None = None  # (n,) the speaker index of each training clip (speaker_adversarial)
     silence: float = 0.0  # the value of silence in these normalised images (what masks and crops fill with)
 
 
@@ -95,18 +96,49 @@ def _epoch_plan(n: int, views: int, seed: int, epoch: int) -> tuple[torch.Tensor
     return torch.randperm(n, generator=g), torch.randint(0, views, (n,), generator=g)
 
 
+class _ReverseGradient(torch.autograd.Function):
+    """Identity forward; the gradient times -scale backward (Ganin & Lempitsky 2015): what the head after it
+    learns to predict, the network before it learns to hide."""
+
+    @staticmethod
+    def forward(ctx, x, scale: float):
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -ctx.scale * grad, None
+
+
+def speaker_head(dim: int, speakers: int) -> torch.nn.Module:
+    """The adversary of `speaker_adversarial`: a one-hidden-layer MLP from the pooled feature to the speakers."""
+    return torch.nn.Sequential(torch.nn.Linear(dim, dim), torch.nn.GELU(), torch.nn.Linear(dim, speakers))
+
+
+def reversal_scale(weight: float, progress: float) -> float:
+    """DANN's ramp of the reversed gradient: weight * (2 / (1 + exp(-10 p)) - 1) at progress p in [0, 1]
+    of the stage, so the adversary learns the speakers before the network is pushed to hide them."""
+    return weight * (2.0 / (1.0 + math.exp(-10.0 * progress)) - 1.0)
+
+
 class _Objective(torch.nn.Module):
     """The model and what a stage reads from it, in one forward, so that DDP sees one call a step; with
-    `functionals` (a Linear from the pooled feature), also its prediction of the clip's functionals."""
+    `functionals` (a Linear from the pooled feature), also its prediction of the clip's functionals; with
+    `speakers` (speaker_head), the adversary's speaker logits through a gradient reversed by `reversal`."""
 
-    def __init__(self, model: torch.nn.Module, kind: str, functionals: torch.nn.Module | None = None):
+    def __init__(self, model: torch.nn.Module, kind: str, functionals: torch.nn.Module | None = None,
+                 speakers: torch.nn.Module | None = None):
         super().__init__()
-        self.model, self.kind, self.functionals = model, kind, functionals
+        self.model, self.kind, self.functionals, self.speakers = model, kind, functionals, speakers
+        self.reversal = 0.0
 
     def forward(self, x):
         pooled = self.model.pooled(x)
         logits = None if self.kind == "l1" else self.model.head(pooled)
-        return pooled, logits, (self.functionals(pooled) if self.functionals is not None else None)
+        predicted = self.functionals(pooled) if self.functionals is not None else None
+        speaker_logits = self.speakers(_ReverseGradient.apply(pooled, self.reversal)) \
+            if self.speakers is not None else None
+        return pooled, logits, predicted, speaker_logits
 
 
 def _sample_losses(kind: str, pooled, logits, y, target, config: StageConfig, soft_y=None,
@@ -219,6 +251,13 @@ def check_stage(kind: str, config: StageConfig, data: StageData) -> None:
     if config.functionals_weight and (kind == "l1" or data.train_functionals is None):
         raise ValueError("functionals_weight needs a stage with labels and the clips' functionals "
                          "(StageData.train_functionals, computed by emovit.runs with the baseline extra)")
+    if config.speaker_adversarial:
+        if kind == "l1":
+            raise ValueError("speaker_adversarial trains against a speaker classifier in a stage with labels "
+                             "(teacher, plain, student), not in the matching stage")
+        if data.train_speakers is None or len(torch.unique(data.train_speakers)) < 2:
+            raise ValueError("speaker_adversarial needs at least two speakers in the training part "
+                             "(StageData.train_speakers)")
 
 
 def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageConfig, out_dir: str | Path,
@@ -244,17 +283,23 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
     functionals = None
     if config.functionals_weight:  # trained with the model, dropped with the stage
         functionals = torch.nn.Linear(model.config.dim, data.train_functionals.shape[1]).to(device)
-    objective = _Objective(model, kind, functionals)
+    adversary, num_speakers = None, 0
+    if config.speaker_adversarial:  # trained with the model, dropped with the stage
+        num_speakers = int(data.train_speakers.max()) + 1
+        adversary = speaker_head(model.config.dim, num_speakers).to(device)
+    objective = _Objective(model, kind, functionals, adversary)
     optimizer, scheduler = make_optimizer(objective, config, steps_per_epoch)
     average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
     augment = BatchAugment.from_config(config, fill=data.silence) if config.augments_batches else None
     state = {"epoch": 0, "batch": 0, "history": [], "best_score": -math.inf, "best_epoch": None,
-             "loss_sum": 0.0, "correct": 0, "seen": 0, "wall": 0.0}
+             "loss_sum": 0.0, "correct": 0, "seen": 0, "speakers_correct": 0, "wall": 0.0}
     if ckpt_path.exists():
         ckpt = load_torch(ckpt_path)
         model.load_state_dict(ckpt["model"])
         if functionals is not None:
             functionals.load_state_dict(ckpt["functionals"])
+        if adversary is not None:
+            adversary.load_state_dict(ckpt["adversary"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         torch.set_rng_state(ckpt["torch_rng"])
@@ -269,9 +314,11 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
                         "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
                         "average": average.state if average is not None else None,
                         "functionals": functionals.state_dict() if functionals is not None else None,
+                        "adversary": adversary.state_dict() if adversary is not None else None,
                         "state": state, "config": asdict(config), "seed": seed}, ckpt_path)
         distributed.sync_replicas()
 
+    adversarial = objective  # the unwrapped objective, whose reversal scale a step sets
     if distributed.data_parallel():
         objective = torch.nn.parallel.DistributedDataParallel(  # matching leaves the head unused
             objective, device_ids=[device.index] if device.type == "cuda" else None,
@@ -292,23 +339,36 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
             idx = batch[share]
             x, y, soft_y = data.train_images[idx, view_of[idx]], data.train_labels[idx], None
             wanted = data.train_functionals[idx] if functionals is not None else None
+            speaker = data.train_speakers[idx] if adversary is not None else None
             if augment is not None:  # the global batch, drawn from (seed, epoch, batch): every rank and a
                 g = torch.Generator().manual_seed(seed * 1_000_003 + epoch * 10_007 + b)  # resumed run alike
-                rows = F.one_hot(data.train_labels[batch], num_classes).float()
-                if functionals is not None:  # mixed like the labels: one row, split after
-                    rows = torch.cat([rows, data.train_functionals[batch]], dim=1)
-                x, mixed = augment(data.train_images[batch, view_of[batch]], rows, num_classes, g)
-                x, soft_y = x[share], mixed[share, :num_classes].to(device)
-                wanted = mixed[share, num_classes:] if functionals is not None else None
+                rows = [F.one_hot(data.train_labels[batch], num_classes).float()]
+                if adversary is not None:  # mixed like the labels: one row, split after
+                    rows.append(F.one_hot(data.train_speakers[batch], num_speakers).float())
+                if functionals is not None:
+                    rows.append(data.train_functionals[batch])
+                x, mixed = augment(data.train_images[batch, view_of[batch]], torch.cat(rows, dim=1), num_classes, g)
+                x, mixed = x[share], mixed[share]
+                soft_y, mixed = mixed[:, :num_classes].to(device), mixed[:, num_classes:]
+                if adversary is not None:
+                    speaker, mixed = mixed[:, :num_speakers], mixed[:, num_speakers:]
+                wanted = mixed if functionals is not None else None
             x, y = x.to(device), y.to(device)
             target = data.train_targets[idx, view_of[idx]].to(device) if data.train_targets is not None else None
             target_logits = data.train_target_logits[idx, view_of[idx]].to(device) \
                 if config.kd_weight and data.train_target_logits is not None else None
+            if adversary is not None:
+                progress_made = (epoch * steps_per_epoch + b) / (config.epochs * steps_per_epoch)
+                adversarial.reversal = reversal_scale(config.speaker_adversarial, progress_made)
             with autocast(device, precision):
-                pooled, logits, predicted = objective(x)
+                pooled, logits, predicted, speaker_logits = objective(x)
                 losses = _sample_losses(kind, pooled, logits, y, target, config, soft_y, target_logits)
                 if predicted is not None:
                     losses = losses + config.functionals_weight * (predicted.float() - wanted.to(device)).square().mean(1)
+                if speaker_logits is not None:  # the adversary's own loss; the network sees it reversed
+                    speaker = speaker.to(device)
+                    losses = losses + (soft_cross_entropy(speaker_logits.float(), speaker) if speaker.dim() == 2
+                                       else F.cross_entropy(speaker_logits.float(), speaker, reduction="none"))
             # sum / global batch, times world because DDP averages gradients over ranks:
             # the update is the single-process one whatever the share of each rank
             loss = losses.sum() * (world / len(batch))
@@ -320,10 +380,14 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
             if average is not None:
                 average.update(model)
             correct = int((logits.argmax(1) == y).sum()) if logits is not None else 0
-            loss_sum, seen, correct = distributed.sum_across([float(losses.detach().sum()), len(idx), correct], device)
+            spoken = int((speaker_logits.argmax(1) == (speaker.argmax(1) if speaker.dim() == 2 else speaker)).sum()) \
+                if speaker_logits is not None else 0
+            loss_sum, seen, correct, spoken = distributed.sum_across(
+                [float(losses.detach().sum()), len(idx), correct, spoken], device)
             state["loss_sum"] += loss_sum
             state["seen"] += int(seen)
             state["correct"] += int(correct)
+            state["speakers_correct"] = state.get("speakers_correct", 0) + int(spoken)
             state["batch"] = b + 1
             postfix = {"loss": f"{state['loss_sum'] / state['seen']:.4f}"}
             if kind != "l1":
@@ -352,6 +416,8 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
                   **metrics}
         if kind != "l1":
             record["train_acc"] = state["correct"] / max(state["seen"], 1)
+        if adversary is not None:  # how well the adversary still tells the speakers apart (chance: 1 / speakers)
+            record["train_speaker_acc"] = state["speakers_correct"] / max(state["seen"], 1)
         state["history"].append(record)
         score = _score(kind, metrics)
         if config.select == "last" or score > state["best_score"]:
@@ -359,7 +425,7 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
             if distributed.writes():
                 save_torch({"model": kept if kept is not None else model.state_dict(), "epoch": epoch + 1},
                            out_dir / "best.pt")
-        state.update(epoch=epoch + 1, batch=0, loss_sum=0.0, correct=0, seen=0)
+        state.update(epoch=epoch + 1, batch=0, loss_sum=0.0, correct=0, seen=0, speakers_correct=0)
         state["wall"] += time.perf_counter() - started
         checkpoint()
         shown = {k: float(f"{v:.4g}") for k, v in record.items() if isinstance(v, float)}

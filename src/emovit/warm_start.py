@@ -1,0 +1,48 @@
+"""Warm start: a run's networks begin from a model file trained elsewhere (pre-training on other corpora,
+then fine-tuning on this one), instead of from a random draw.
+
+A job is warm-started when its network has the file's shape (`ModelConfig` equal but for the number of
+classes and dropout, which hold no weights): every weight is copied except the classifier head's, which
+starts fresh because the classes of the run need not be the file's. Jobs of another network (the
+teacher, when the file is a student) train from scratch, and the run says so. The file's normaliser is
+not used: the run standardises its images with its own training part, as without a warm start.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .inference.modelfile import read_model_file
+from .models.config import ModelConfig
+
+IGNORED = ("num_classes", "dropout")  # ModelConfig fields that do not change a network's weights
+
+
+def load_pretrained(path: str | Path) -> dict:
+    """The file's network description and weights; a path that is not an emovit model file fails with
+    the reason (`ModelFileError`, a ValueError)."""
+    return read_model_file(Path(path))
+
+
+def matches(model: torch.nn.Module, pretrained: dict) -> bool:
+    """Whether `model` is the file's network (up to its classes and dropout)."""
+    config = getattr(model, "config", None)
+    if not isinstance(config, ModelConfig):
+        return False
+    theirs = ModelConfig.from_dict(pretrained["model_config"]).to_dict()
+    mine = config.to_dict()
+    return all(mine[k] == theirs[k] for k in mine if k not in IGNORED)
+
+
+def warm_start(model: torch.nn.Module, pretrained: dict) -> list[str]:
+    """Copy the file's weights into `model`, all but its head's; returns the names copied."""
+    prefixes = [name for name, m in model.named_modules(remove_duplicate=False) if m is model.head]
+    head = {f"{prefix}.{name}" for prefix in prefixes for name in model.head.state_dict()}
+    weights = {k: v for k, v in pretrained["state_dict"].items() if k not in head}
+    own = model.state_dict()
+    wrong = [k for k, v in weights.items() if k not in own or own[k].shape != v.shape]
+    if wrong:
+        raise ValueError(f"the pre-trained weights do not fit this network: {', '.join(sorted(wrong)[:5])}")
+    model.load_state_dict({**own, **weights})
+    return sorted(weights)
