@@ -46,6 +46,10 @@ VARIANTS = {
     "network: student-stem (+ tiny conv stem, 8-8-1 channels)": {"student_network": "student-stem"},
     "noise view: speech-shaped noise at 5-25 dB (not white at 15-30)": {"augment.noise_kind": "speech",
                                                                         "augment.noise_snr_db": [5.0, 25.0]},
+    "+ speaker-adversarial training (reversed gradient 0.3)": {"stage.speaker_adversarial": 0.3},
+    "+ speaker-adversarial training (reversed gradient 1.0)": {"stage.speaker_adversarial": 1.0},
+    "warm start: pre-trained on SAVEE + RAVDESS (all 8 classes, their `paper` split), then this recipe": {
+        "init_from": "runs/pretrain-savee-ravdess/models/plain.pt"},
 }
 
 

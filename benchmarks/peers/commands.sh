@@ -9,9 +9,11 @@
 #           (the committed emovit group's TIM-Net row read standardised MFCCs)
 #   stem    the student-stem network (a tiny conv stem, beyond the paper) with emovit's recipe, CE only:
 #           paired with the emovit group's student on the same folds and seeds
+#   warm    the student with emovit's recipe started from one pre-trained on the two other corpora (the
+#           model file runs/pretrain-<others>/models/plain.pt, made by benchmarks/pretrain/commands.sh)
 # Two processes, one fold each at a time (torchrun --distribute folds), one thread each. Resumable:
 # run it again and finished folds are not trained again. From the repository root, ../shared beside it:
-#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper timnet-raw stem)
+#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper timnet-raw stem warm)
 set -euo pipefail
 corpus=$1 protocol=$2 group=$3
 case $corpus in
@@ -24,8 +26,14 @@ case $group in
   paper) models=student,plain recipe=paper-e20 ;;
   timnet-raw) models=timnet recipe=emovit ;;
   stem) models=student-stem recipe=emovit ;;
-  *) echo "unknown group $group: emovit, paper, timnet-raw or stem" >&2; exit 2 ;;
+  warm) models=plain recipe=emovit ;;
+  *) echo "unknown group $group: emovit, paper, timnet-raw, stem or warm" >&2; exit 2 ;;
 esac
+init=()
+if [ "$group" = warm ]; then
+  others=$(printf '%s\n' emodb savee ravdess | grep -vx "$corpus" | paste -sd- -)
+  init=(--init-from "runs/pretrain-$others/models/plain.pt")
+fi
 OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 .venv/bin/torchrun --standalone --nproc-per-node 2 -m emovit.cli compare \
   --recipe "$recipe" --corpus "$corpus" --root "$root" --protocol "$protocol" --folds 10 --models "$models" \
-  --distribute folds --device cpu --time-runs 0 --quiet --out "runs/peers/$corpus-$protocol-$group"
+  --distribute folds --device cpu --time-runs 0 --quiet "${init[@]}" --out "runs/peers/$corpus-$protocol-$group"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Pre-training for a warm start: the CE-only student with emovit's recipe on the two corpora other than
+# CORPUS (all their classes; their `paper` split: 80% of the utterances of every speaker train, 10% of those
+# validate, 20% are tested), so that a run on CORPUS can start from it (--init-from, the peers' `warm`
+# group, the ablation's warm-start variant) without ever having seen CORPUS. One thread; resumable.
+#   bash benchmarks/pretrain/commands.sh emodb     -> runs/pretrain-savee-ravdess/models/plain.pt
+set -euo pipefail
+declare -A root=([emodb]=../shared/data/emodb [savee]=../shared/data/savee/ALL [ravdess]=../shared/data/ravdess)
+[ -n "${root[${1:-}]:-}" ] || { echo "usage: $0 emodb|savee|ravdess (the corpus to leave out)" >&2; exit 2; }
+args=() others=()
+for c in emodb savee ravdess; do
+  [ "$c" = "$1" ] && continue
+  args+=(--corpus "$c" --root "${root[$c]}"); others+=("$c")
+done
+out="runs/pretrain-$(IFS=-; echo "${others[*]}")"
+OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 .venv/bin/emovit reproduce --recipe emovit "${args[@]}" --protocol paper \
+  --models plain --baseline none --device cpu --quiet --out "$out"
