@@ -21,6 +21,8 @@ ROWS = [
     (("emovit", "plain"), "emovit student (recipe `emovit`, CE only)", "student"),
     (("stem", "student-stem"), "student-stem: the student behind a tiny conv stem (recipe `emovit`, CE only)",
      "student-stem"),
+    (("warm", "plain"), "emovit student pre-trained on the two other corpora, then recipe `emovit` (CE only)",
+     "student"),
     (("paper", "student"), "student with knowledge transfer (recipe `paper-e20`)", "student"),
     (("paper", "plain"), "student, CE only (recipe `paper-e20`)", "student"),
     (("paper", "teacher"), "teacher (recipe `paper-e20`)", "teacher"),
@@ -45,7 +47,7 @@ def _cell(score) -> str:
 
 def table(runs: Path, corpus: str, protocol: str, profile: dict) -> str | None:
     results, raw_mfccs = {}, False
-    for group in ("emovit", "stem", "paper", "timnet-raw"):
+    for group in ("emovit", "stem", "warm", "paper", "timnet-raw"):
         path = runs / f"{corpus}-{protocol}-{group}" / "results.json"
         if path.exists():
             results[group] = json.loads(path.read_text())
