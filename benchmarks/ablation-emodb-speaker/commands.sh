@@ -7,8 +7,13 @@ set -euo pipefail
     --splits speaker:0 --variants 0,2,10,11 --parallel 2
 .venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2 --corpus emodb --root ../shared/data/emodb \
     --splits speaker:0,speaker:1,speaker:2 --variants 0,13,14,15 --parallel 2
-for v in v0 v15; do for s in 0 1 2; do
+# beyond the paper for new speakers: speaker-adversarial training (16, 17) and a warm start from the student
+# pre-trained on SAVEE + RAVDESS (18; the pre-training first: one thread, ~21 min)
+bash benchmarks/pretrain/commands.sh emodb
+.venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2 --corpus emodb --root ../shared/data/emodb \
+    --splits speaker:0,speaker:1,speaker:2 --variants 16,17,18 --parallel 2
+for v in v0 v15 v18; do for s in 0 1 2; do
   .venv/bin/emovit evaluate runs/ablation-si2/$v-speaker-s$s --model plain --precision fp32
 done; done
 .venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2 --corpus emodb --root ../shared/data/emodb \
-    --splits speaker:0,speaker:1,speaker:2 --variants 0,2,10,11,13,14,15 --table-only   # ablation.md
+    --splits speaker:0,speaker:1,speaker:2 --variants 0,2,10,11,13,14,15,16,17,18 --table-only   # ablation.md
