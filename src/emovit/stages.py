@@ -237,6 +237,30 @@ class WeightAverage:
         return _Swap()
 
 
+def _step_inputs(data: StageData, batch: torch.Tensor, share: torch.Tensor, view_of: torch.Tensor,
+                 augment: BatchAugment | None, generator: torch.Generator | None, num_classes: int,
+                 num_speakers: int, functionals: bool):
+    """This rank's share of one step: images, labels, soft labels (after mixup, else None), functionals
+    (with `functionals`) and speakers (with `num_speakers`: indices, or soft rows after mixup). The
+    augmentation sees the global batch, so every rank draws the same; the rows of the auxiliary targets are
+    mixed like the labels (one row, split after)."""
+    idx = batch[share]
+    if augment is None:
+        return (data.train_images[idx, view_of[idx]], data.train_labels[idx], None,
+                data.train_functionals[idx] if functionals else None,
+                data.train_speakers[idx] if num_speakers else None)
+    rows = [F.one_hot(data.train_labels[batch], num_classes).float()]
+    if num_speakers:
+        rows.append(F.one_hot(data.train_speakers[batch], num_speakers).float())
+    if functionals:
+        rows.append(data.train_functionals[batch])
+    x, mixed = augment(data.train_images[batch, view_of[batch]], torch.cat(rows, dim=1), num_classes, generator)
+    x, mixed = x[share], mixed[share]
+    soft_y, rest = mixed[:, :num_classes], mixed[:, num_classes:]
+    speaker, rest = (rest[:, :num_speakers], rest[:, num_speakers:]) if num_speakers else (None, rest)
+    return x, data.train_labels[idx], soft_y, rest if functionals else None, speaker
+
+
 def check_stage(kind: str, config: StageConfig, data: StageData) -> None:
     """Refuse settings a stage cannot honour, with the reason."""
     if config.augments_batches and kind != "ce":
@@ -337,23 +361,11 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
             batch = order[b * config.batch_size:(b + 1) * config.batch_size]
             share = torch.arange(len(batch)).tensor_split(world)[rank]  # this rank's share of the global batch
             idx = batch[share]
-            x, y, soft_y = data.train_images[idx, view_of[idx]], data.train_labels[idx], None
-            wanted = data.train_functionals[idx] if functionals is not None else None
-            speaker = data.train_speakers[idx] if adversary is not None else None
-            if augment is not None:  # the global batch, drawn from (seed, epoch, batch): every rank and a
-                g = torch.Generator().manual_seed(seed * 1_000_003 + epoch * 10_007 + b)  # resumed run alike
-                rows = [F.one_hot(data.train_labels[batch], num_classes).float()]
-                if adversary is not None:  # mixed like the labels: one row, split after
-                    rows.append(F.one_hot(data.train_speakers[batch], num_speakers).float())
-                if functionals is not None:
-                    rows.append(data.train_functionals[batch])
-                x, mixed = augment(data.train_images[batch, view_of[batch]], torch.cat(rows, dim=1), num_classes, g)
-                x, mixed = x[share], mixed[share]
-                soft_y, mixed = mixed[:, :num_classes].to(device), mixed[:, num_classes:]
-                if adversary is not None:
-                    speaker, mixed = mixed[:, :num_speakers], mixed[:, num_speakers:]
-                wanted = mixed if functionals is not None else None
-            x, y = x.to(device), y.to(device)
+            # augmentations draw from (seed, epoch, batch): every rank and a resumed run alike
+            g = torch.Generator().manual_seed(seed * 1_000_003 + epoch * 10_007 + b) if augment is not None else None
+            x, y, soft_y, wanted, speaker = _step_inputs(data, batch, share, view_of, augment, g, num_classes,
+                                                         num_speakers, functionals is not None)
+            x, y, soft_y = x.to(device), y.to(device), soft_y.to(device) if soft_y is not None else None
             target = data.train_targets[idx, view_of[idx]].to(device) if data.train_targets is not None else None
             target_logits = data.train_target_logits[idx, view_of[idx]].to(device) \
                 if config.kd_weight and data.train_target_logits is not None else None
