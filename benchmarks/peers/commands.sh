@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The runs behind BENCHMARKS.md's "Against the published state of the art" tables: per corpus and
-# protocol (kfold: 10 stratified folds; emobox: EmoBox's published folds), two compare runs on the
-# same folds (same seed):
+# protocol (kfold: 10 stratified folds; emobox: EmoBox's published folds; loso: one speaker a fold), compare
+# runs on the same folds (same seed):
 #   emovit  the student with emovit's recipe, TIM-Net with its published recipe, openSMILE + SVM
 #   paper   the paper's teacher, KT student and CE-only student (recipe paper-e20: 20 epochs a stage,
 #           cut from the paper's 50 for compute; the rows say so)
