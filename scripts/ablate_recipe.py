@@ -123,13 +123,14 @@ def table(runs) -> str:
         history = json.loads((out / "plain" / "history.json").read_text())
         val = history[model["selected_epoch"]["plain"] - 1]["val_ua"]
         by_variant.setdefault(variant, []).append({"val_ua": val, "wa": model["wa"], "ua": model["ua"], "split": split})
-    lines = ["| variant | splits | validation UA | test WA | test UA |", "|---|---|---|---|---|"]
+    lines = ["| variant | splits | validation UA | test WA | test UA | validation UA per split |", "|---|---|---|---|---|---|"]
     for variant, rows in by_variant.items():
         cells = []
         for key in ("val_ua", "wa", "ua"):
             values = np.array([r[key] for r in rows])
             cells.append(f"{values.mean():.3f} ± {values.std():.3f}")
-        lines.append(f"| {variant} | {', '.join(r['split'] for r in rows)} | " + " | ".join(cells) + " |")
+        per_split = ", ".join(f"{r['val_ua']:.3f}" for r in rows)
+        lines.append(f"| {variant} | {', '.join(r['split'] for r in rows)} | " + " | ".join(cells) + f" | {per_split} |")
     return "\n".join(lines) + "\n"
 
 

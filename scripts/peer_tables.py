@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from pathlib import Path
 
 CORPORA = ("emodb", "savee", "ravdess")
@@ -45,6 +46,21 @@ def _cell(score) -> str:
     return f"{score['mean']:.3f} ± {score['std']:.3f}"
 
 
+def validation(run: Path, name: str) -> tuple[float, float] | None:
+    """Mean and std over the folds of `name`'s validation UA at the epoch each fold kept: the score a row
+    may be chosen by (the test folds may not). Reads each fold's history, as a run writes it
+    (folds/N/NAME/history.json) or as benchmarks/peers/ keeps it (folds/N/history-NAME.json)."""
+    values = []
+    for fold in sorted((run / "folds").glob("*/results.json")):
+        model = json.loads(fold.read_text())["models"].get(name)
+        history = [p for p in (fold.parent / f"history-{name}.json", fold.parent / name / "history.json") if p.exists()]
+        if model is None or not history or not model.get("selected_epoch"):
+            return None
+        epoch = list(model["selected_epoch"].values())[-1]
+        values.append(json.loads(history[0].read_text())[epoch - 1]["val_ua"])
+    return (statistics.fmean(values), statistics.pstdev(values)) if values else None
+
+
 def table(runs: Path, corpus: str, protocol: str, profile: dict) -> str | None:
     results, raw_mfccs = {}, False
     for group in ("emovit", "stem", "warm", "paper", "timnet-raw"):
@@ -73,6 +89,14 @@ def table(runs: Path, corpus: str, protocol: str, profile: dict) -> str | None:
     for title, wa, ua in PUBLISHED.get((protocol, corpus), []):
         lines.append(f"| *published:* {title} | {wa / 100:.3f} |" if wa is not None else f"| *published:* {title} | — |")
         lines[-1] += f" {ua / 100:.3f} | — | — | — | — | — |"
+    chosen_by = []
+    for (group, name), title, _ in ROWS:
+        if name in results.get(group, {}).get("models", {}) and name != "opensmile":
+            score = validation(runs / f"{corpus}-{protocol}-{group}", name)
+            if score:
+                chosen_by.append(f"{group} {name} {score[0]:.3f} ± {score[1]:.3f}")
+    if chosen_by:
+        lines += ["", "Validation UA at the epoch each fold kept (mean ± std over folds): " + ", ".join(chosen_by) + "."]
     lines += ["", "Folds: " + ", ".join(f"{g} {n}" for g, n in folds.items())
               + f". Runs: `{runs}/{corpus}-{protocol}-*` (`bash benchmarks/peers/commands.sh {corpus} {protocol} GROUP`)."]
     return "\n".join(lines)

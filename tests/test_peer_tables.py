@@ -38,3 +38,20 @@ def test_the_emovit_groups_timnet_row_is_titled_by_the_input_its_run_recorded(tm
     text = peer_tables.table(tmp_path, "savee", "emobox", {})
     (row,) = [line for line in text.splitlines() if line.startswith("| TIM-Net")]
     assert "raw MFCCs" in row and "| 0.500 ± 0.010 |" in row
+
+
+def test_validation_is_read_at_the_epoch_each_fold_kept(tmp_path):
+    """The score a row may be chosen by: each fold's validation UA at its selected epoch, from either layout
+    of the history (a run's folds/N/NAME/history.json or benchmarks' folds/N/history-NAME.json)."""
+    run = tmp_path / "emodb-kfold-emovit"
+    for fold, (kept, kept_ua) in {"1": (2, 0.8), "2": (1, 0.6)}.items():
+        folder = run / "folds" / fold
+        (folder / "plain").mkdir(parents=True)
+        (folder / "results.json").write_text(json.dumps({"models": {"plain": {"selected_epoch": {"plain": kept}}}}))
+        history = [{"val_ua": 0.1}, {"val_ua": 0.1}]
+        history[kept - 1]["val_ua"] = kept_ua
+        target = folder / "history-plain.json" if fold == "1" else folder / "plain" / "history.json"
+        target.write_text(json.dumps(history))
+    mean, std = peer_tables.validation(run, "plain")
+    assert (round(mean, 6), round(std, 6)) == (0.7, 0.1)
+    assert peer_tables.validation(run, "timnet") is None

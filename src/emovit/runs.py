@@ -35,7 +35,7 @@ from .corpora.manifest import Utterance, write_manifest
 from .extras import available
 from .features import FeatureCache, Normalizer, build_frontend
 from .hardware import machine
-from .inference import model_file
+from .inference import model_file, read_model_file
 from .metrics import classification_report, cosine_similarity, per_group_reports, plot_confusion, plot_curves
 from .profile import count, time_per_clip
 from .precision import resolve_precision
@@ -45,7 +45,7 @@ from .report import results_markdown
 from .results import ModelResult, as_dicts, as_results, pool_folds
 from .stages import StageData, infer, run_stage, seed_everything, teacher_features, teacher_outputs
 from .views import build_images
-from .warm_start import load_pretrained, matches, warm_start
+from .warm_start import matches, warm_start
 
 
 @dataclass
@@ -173,7 +173,7 @@ def train_jobs(jobs: list[Job], prepared: dict[str, SplitData], labels: list[str
     trained: dict[str, torch.nn.Module] = {}
     summaries: dict[str, dict] = {}
     targets_of = None
-    pretrained = load_pretrained(recipe.init_from) if recipe.init_from else None
+    pretrained = read_model_file(Path(recipe.init_from)) if recipe.init_from else None
     if pretrained is not None and not any(matches(job.build(), pretrained) for job in jobs):
         raise ValueError(f"init_from {recipe.init_from}: none of this run's networks ({', '.join(j.name for j in jobs)}) "
                          f"is the file's ({pretrained['model_config'].get('arch', 'vit')}, "

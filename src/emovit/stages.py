@@ -399,7 +399,8 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
             state["loss_sum"] += loss_sum
             state["seen"] += int(seen)
             state["correct"] += int(correct)
-            state["speakers_correct"] = state.get("speakers_correct", 0) + int(spoken)
+            if adversary is not None:
+                state["speakers_correct"] += int(spoken)
             state["batch"] = b + 1
             postfix = {"loss": f"{state['loss_sum'] / state['seen']:.4f}"}
             if kind != "l1":

@@ -9,20 +9,11 @@ not used: the run standardises its images with its own training part, as without
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
-from .inference.modelfile import read_model_file
 from .models.config import ModelConfig
 
 IGNORED = ("num_classes", "dropout")  # ModelConfig fields that do not change a network's weights
-
-
-def load_pretrained(path: str | Path) -> dict:
-    """The file's network description and weights; a path that is not an emovit model file fails with
-    the reason (`ModelFileError`, a ValueError)."""
-    return read_model_file(Path(path))
 
 
 def matches(model: torch.nn.Module, pretrained: dict) -> bool:
