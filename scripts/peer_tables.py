@@ -13,7 +13,7 @@ import statistics
 from pathlib import Path
 
 CORPORA = ("emodb", "savee", "ravdess")
-PROTOCOLS = ("kfold", "emobox")
+PROTOCOLS = ("kfold", "emobox", "loso")
 # the emovit group's TIM-Net: runs before the fix read standardised MFCCs; their config.json says which
 TIMNET_TITLES = {True: "TIM-Net, measured here (its published recipe, raw MFCCs as its code)",
                  False: "TIM-Net, first run here: MFCCs standardised, unlike its code"}
@@ -30,6 +30,7 @@ ROWS = [
     (("timnet-raw", "timnet"), TIMNET_TITLES[True], "timnet"),
     (("emovit", "timnet"), None, "timnet"),  # titled by the input its run recorded (TIMNET_TITLES)
     (("emovit", "opensmile"), "openSMILE ComParE 2016 + linear SVM", None),
+    (("svm", "opensmile"), "openSMILE ComParE 2016 + linear SVM", None),
 ]
 # Published figures (WA, UA in %), each with its source.
 PUBLISHED = {
@@ -63,7 +64,7 @@ def validation(run: Path, name: str) -> tuple[float, float] | None:
 
 def table(runs: Path, corpus: str, protocol: str, profile: dict) -> str | None:
     results, raw_mfccs = {}, False
-    for group in ("emovit", "stem", "warm", "paper", "timnet-raw"):
+    for group in ("emovit", "stem", "warm", "paper", "timnet-raw", "svm"):
         path = runs / f"{corpus}-{protocol}-{group}" / "results.json"
         if path.exists():
             results[group] = json.loads(path.read_text())

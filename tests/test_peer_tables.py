@@ -55,3 +55,14 @@ def test_validation_is_read_at_the_epoch_each_fold_kept(tmp_path):
     mean, std = peer_tables.validation(run, "plain")
     assert (round(mean, 6), round(std, 6)) == (0.7, 0.1)
     assert peer_tables.validation(run, "timnet") is None
+
+
+def test_loso_is_tabulated_with_the_svm_groups_reference_and_no_published_row(tmp_path):
+    _run(tmp_path, "emodb-loso-warm", {"plain": 0.75})
+    _run(tmp_path, "emodb-loso-svm", {"opensmile": 0.80})
+    text = peer_tables.table(tmp_path, "emodb", "loso", {})
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [r.split(" | ")[0] for r in rows] == [
+        "| emovit student pre-trained on the two other corpora, then recipe `emovit` (CE only)",
+        "| openSMILE ComParE 2016 + linear SVM"]
+    assert "| 0.800 ± 0.010 |" in rows[1] and "loso" in peer_tables.PROTOCOLS

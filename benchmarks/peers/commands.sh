@@ -11,9 +11,10 @@
 #           paired with the emovit group's student on the same folds and seeds
 #   warm    the student with emovit's recipe started from one pre-trained on the two other corpora (the
 #           model file runs/pretrain-<others>/models/plain.pt, made by benchmarks/pretrain/commands.sh)
+#   svm     openSMILE + SVM alone (the reference where the emovit group's TIM-Net is too costly, e.g. loso)
 # Two processes, one fold each at a time (torchrun --distribute folds), one thread each. Resumable:
 # run it again and finished folds are not trained again. From the repository root, ../shared beside it:
-#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper timnet-raw stem warm)
+#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper timnet-raw stem warm svm)
 set -euo pipefail
 corpus=$1 protocol=$2 group=$3
 case $corpus in
@@ -27,7 +28,8 @@ case $group in
   timnet-raw) models=timnet recipe=emovit ;;
   stem) models=student-stem recipe=emovit ;;
   warm) models=plain recipe=emovit ;;
-  *) echo "unknown group $group: emovit, paper, timnet-raw, stem or warm" >&2; exit 2 ;;
+  svm) models=opensmile recipe=emovit ;;
+  *) echo "unknown group $group: emovit, paper, timnet-raw, stem, warm or svm" >&2; exit 2 ;;
 esac
 init=()
 if [ "$group" = warm ]; then
