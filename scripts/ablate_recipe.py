@@ -50,6 +50,9 @@ VARIANTS = {
     "+ speaker-adversarial training (reversed gradient 1.0)": {"stage.speaker_adversarial": 1.0},
     "warm start: pre-trained on SAVEE + RAVDESS (all 8 classes, their `paper` split), then this recipe": {
         "init_from": "runs/pretrain-savee-ravdess/models/plain.pt"},
+    "+ frequency warp (mel axis scaled by 0.9-1.1 per image)": {"stage.freq_warp": 0.1},
+    "warm start + frequency warp 0.9-1.1": {"init_from": "runs/pretrain-savee-ravdess/models/plain.pt",
+                                            "stage.freq_warp": 0.1},
 }
 
 

@@ -1,4 +1,4 @@
-"""Batch augmentations of the training step: SpecAugment masks, random crops, mixup, soft cross-entropy
+"""Batch augmentations of the training step: SpecAugment masks, random crops, frequency warps, mixup, soft cross-entropy
 and the BatchAugment applier."""
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from emovit.batch_augment import (SETTINGS, BatchAugment, mixup, random_crop, sample_beta, silence_level,
-                                  soft_cross_entropy, spec_augment)
+from emovit.batch_augment import (SETTINGS, BatchAugment, freq_warp, mixup, random_crop, sample_beta,
+                                  silence_level, soft_cross_entropy, spec_augment)
 
 FILL = silence_level(mean=-40.0, std=20.0)  # -2.0: below anything randn draws in these tests, in practice
 
@@ -237,6 +237,53 @@ def test_determinism_by_generator_seed():
     assert torch.equal(first[0], aug(x, labels, 4, gen(1))[0])
 
 
+# ---- frequency warp
+
+
+def test_freq_warp_scales_the_mel_axis_by_one_factor_per_image():
+    """A ramp over the mel bins (value = bin index) is warped to bin * factor, the same on every frame and
+    channel; bins whose source is above the top bin are silence."""
+    b, h, w = 6, 32, 10
+    ramp = torch.arange(h, dtype=torch.float32).reshape(1, 1, h, 1).expand(b, 2, h, w).clone()
+    out = freq_warp(ramp, gen(), 0.2, FILL)
+    assert out.shape == ramp.shape and torch.equal(ramp[:, :, :, 0], torch.arange(h, dtype=torch.float32).expand(b, 2, h))
+    factors = []
+    for image in out:
+        assert torch.equal(image, image[:1, :, :1].expand_as(image))  # every channel and frame alike
+        column = image[0, :, 0]
+        inside = column != FILL
+        assert column[0] == 0 and inside[: int(inside.sum())].all()  # silence only at the top
+        factor = float(column[1])
+        assert 0.8 <= factor <= 1.2
+        torch.testing.assert_close(column[inside], torch.arange(h)[inside] * factor)
+        factors.append(factor)
+    assert len(set(factors)) == b  # one factor per image
+    assert any(f > 1 for f in factors) and any(f < 1 for f in factors)
+
+
+def test_freq_warp_off_and_bad_settings():
+    x = images()
+    g = gen()
+    state = g.get_state()
+    out = freq_warp(x, g, 0.0, FILL)
+    assert torch.equal(out, x) and out is not x and torch.equal(g.get_state(), state)
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="max_warp"):
+            freq_warp(x, gen(), bad, FILL)
+    with pytest.raises(ValueError):
+        freq_warp(torch.zeros(4, 4), gen(), 0.1, FILL)
+
+
+def test_batch_augment_warps_after_the_crop_and_replays_by_seed():
+    x, y = images(b=8, w=64), torch.arange(8) % 4
+    aug = BatchAugment(crop_min_frames=16, crop_prob=1.0, freq_warp=0.1, fill=FILL)
+    out, soft = aug(x, y, 4, gen())
+    assert aug.enabled and torch.equal(soft, F.one_hot(y, 4).float())
+    g = gen()
+    expected = freq_warp(random_crop(x, g, 16, 1.0, FILL), g, 0.1, FILL)
+    assert torch.equal(out, expected) and torch.equal(aug(x, y, 4, gen())[0], out)
+
+
 # ---- BatchAugment
 
 
@@ -278,7 +325,7 @@ def test_batch_augment_crop_then_masks_without_mixup():
 
 def test_batch_augment_settings_match_stage_fields_and_validate():
     assert SETTINGS == ("freq_masks", "freq_width", "time_masks", "time_width", "crop_min_frames", "crop_prob",
-                        "mixup_alpha", "mixup_prob")
+                        "freq_warp", "mixup_alpha", "mixup_prob")
 
     from emovit.config import StageConfig
 
@@ -286,6 +333,10 @@ def test_batch_augment_settings_match_stage_fields_and_validate():
     assert (aug.freq_masks, aug.freq_width, aug.crop_prob, aug.fill, aug.time_masks) == (2, 10, 0.5, -1.5, 0)
     assert all(hasattr(StageConfig(), name) for name in SETTINGS)
     for bad in ({"freq_masks": -1}, {"crop_prob": 1.5}, {"crop_min_frames": 0}, {"mixup_prob": 0.5},
-                {"mixup_alpha": -1.0}):
+                {"mixup_alpha": -1.0}, {"freq_warp": 1.0}, {"freq_warp": -0.1}):
         with pytest.raises(ValueError):
             BatchAugment(**bad)
+    for bad in ({"freq_warp": 1.0}, {"freq_warp": -0.1}):
+        with pytest.raises(ValueError, match="freq_warp"):
+            StageConfig(**bad)
+    assert StageConfig(freq_warp=0.1).augments_batches and not StageConfig().augments_batches

@@ -7,8 +7,9 @@ replays exactly.
 
   spec_augment   SpecAugment frequency and time masks (Park et al. 2019)
   random_crop    a random span of the utterance at a random place of the 4 s frame (short utterances)
+  freq_warp      the mel axis stretched or squeezed by a random factor (other vocal tracts, after VTLP)
   mixup          convex combinations of pairs of images and of their labels (Zhang et al. 2018)
-  BatchAugment   the three from plain settings: crop, then masks, then (sometimes) mixup
+  BatchAugment   all of them from plain settings: crop, then warp, then masks, then (sometimes) mixup
 
 Images are (B, C, H, W) with H mel bands and W frames (the paper's log-Mel images are (B, 1, 128, 128):
 128 frames for 4 s, so 32 frames a second). "Silence" is the value of the 80 dB floor: the images are in
@@ -27,12 +28,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-__all__ = ["silence_level", "spec_augment", "random_crop", "mixup", "sample_beta", "soft_cross_entropy",
+__all__ = ["silence_level", "spec_augment", "random_crop", "freq_warp", "mixup", "sample_beta", "soft_cross_entropy",
            "BatchAugment", "SETTINGS"]
 
 # BatchAugment's settings, named as the StageConfig fields they will become
 SETTINGS = ("freq_masks", "freq_width", "time_masks", "time_width", "crop_min_frames", "crop_prob",
-            "mixup_alpha", "mixup_prob")
+            "freq_warp", "mixup_alpha", "mixup_prob")
 
 
 def silence_level(mean: float, std: float, top_db: float = 80.0) -> float:
@@ -149,6 +150,47 @@ def random_crop(x: torch.Tensor, generator: torch.Generator | None, min_frames: 
 
 
 # ----------------------------------------------------------------------------------------------
+# frequency warp
+
+
+def freq_warp(x: torch.Tensor, generator: torch.Generator | None, max_warp: float, fill: float) -> torch.Tensor:
+    """Other speakers' vocal tracts: the mel axis of each image scaled by a random factor.
+
+    Why: a few training speakers teach the network their formant positions; a new speaker's vocal tract
+    moves them (vocal tract length perturbation, Jaitly & Hinton 2013, warps the frequency axis of the
+    spectrum for the same reason). What: per image of `x` (B, [C,] H, W), a factor a uniform in
+    [1 - max_warp, 1 + max_warp]; output mel bin r takes the value of input bin r * a, linearly
+    interpolated between the two nearest bins, on every channel and frame. a > 1 moves the spectrum down
+    (a longer vocal tract); bins whose source lies above the top bin are `fill` (silence in normalised
+    units, :func:`silence_level`). The warp is linear in mel bins, so above ~1 kHz, where the mel scale
+    is close to logarithmic, it is close to scaling frequency by a power of the factor; a sketch of
+    VTLP on the image, not its exact Hz warp. max_warp 0 returns a copy.
+    Returns a new tensor of `x`'s shape; `x` is untouched.
+    """
+    _check_images(x)
+    if not 0.0 <= max_warp < 1.0:
+        raise ValueError(f"max_warp must be in [0, 1), not {max_warp}")
+    b, h = x.shape[0], x.shape[-2]
+    if max_warp == 0.0 or b == 0:
+        return x.clone()
+    factors = 1.0 + max_warp * (2.0 * _rand(b, generator, x) - 1.0)  # (B,)
+    source = torch.arange(h, device=x.device, dtype=torch.float64)[None, :] * factors[:, None]  # (B, H)
+    below = source.floor().clamp(max=h - 1)
+    weight = (source - below).to(x.dtype)
+    low = below.to(torch.long)
+    high = (low + 1).clamp(max=h - 1)
+    lead = [1] * (x.dim() - 3)
+
+    def rows(index: torch.Tensor) -> torch.Tensor:
+        return torch.gather(x, -2, index.reshape(b, *lead, h, 1).expand_as(x))
+
+    w = weight.reshape(b, *lead, h, 1)
+    warped = rows(low) * (1.0 - w) + rows(high) * w
+    outside = (source > h - 1).reshape(b, *lead, h, 1)
+    return warped.masked_fill(outside, fill)
+
+
+# ----------------------------------------------------------------------------------------------
 # mixup
 
 
@@ -234,7 +276,7 @@ class BatchAugment:
     """The batch augmentations of a training step, from plain settings (named as StageConfig fields).
 
     Calling it on a batch applies, in this order: :func:`random_crop` (crop_prob per image, spans of at
-    least crop_min_frames), :func:`spec_augment` (freq_masks bands of up to freq_width mel bins and
+    least crop_min_frames), :func:`freq_warp` (factors within 1 +- freq_warp), :func:`spec_augment` (freq_masks bands of up to freq_width mel bins and
     time_masks spans of up to time_width frames per image), then, with probability mixup_prob for the
     whole batch, :func:`mixup` with Beta(mixup_alpha, mixup_alpha). Every setting's default is off; with
     all of them off a call returns `x` itself and one-hot labels, and draws nothing from the generator.
@@ -249,6 +291,7 @@ class BatchAugment:
     time_width: int = 0
     crop_min_frames: int = 16  # 0.5 s of the paper's 4 s / 128-frame images
     crop_prob: float = 0.0
+    freq_warp: float = 0.0
     mixup_alpha: float = 0.0
     mixup_prob: float = 0.0
     fill: float = 0.0
@@ -262,6 +305,8 @@ class BatchAugment:
         for name in ("crop_prob", "mixup_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
+        if not 0.0 <= self.freq_warp < 1.0:
+            raise ValueError(f"freq_warp must be in [0, 1), not {self.freq_warp}")
         if self.mixup_alpha < 0:
             raise ValueError(f"mixup_alpha must be >= 0, not {self.mixup_alpha}")
         if self.mixup_prob > 0 and self.mixup_alpha == 0:
@@ -279,7 +324,7 @@ class BatchAugment:
     @property
     def enabled(self) -> bool:
         """Whether a call can change anything."""
-        return self.crop_prob > 0 or self.masks or self.mixup_prob > 0
+        return self.crop_prob > 0 or self.freq_warp > 0 or self.masks or self.mixup_prob > 0
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, num_classes: int,
                  generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -288,6 +333,8 @@ class BatchAugment:
         soft = y.float() if y.dim() == 2 else F.one_hot(y.long(), num_classes).float()
         if self.crop_prob > 0:
             x = random_crop(x, generator, min(self.crop_min_frames, x.shape[-1]), self.crop_prob, self.fill)
+        if self.freq_warp > 0:
+            x = freq_warp(x, generator, self.freq_warp, self.fill)
         if self.masks:
             x = spec_augment(x, generator, self.freq_masks, self.freq_width, self.time_masks, self.time_width,
                              self.fill)

@@ -223,6 +223,7 @@ class StageConfig:
     time_width: int = 0
     crop_prob: float = 0.0  # with this probability keep a random span of >= crop_min_frames frames (16: 0.5 s
     crop_min_frames: int = 16  # of a 4 s image), placed anywhere in the frame, silence elsewhere (short utterances)
+    freq_warp: float = 0.0  # > 0: each image's mel axis scaled by a factor in 1 +- this (other vocal tracts)
     mixup_alpha: float = 0.0  # mixup with Beta(alpha, alpha) weights on a fraction mixup_prob of batches
     mixup_prob: float = 0.0
     select: str = "best"  # "best" validation epoch or "last"
@@ -230,8 +231,8 @@ class StageConfig:
 
     @property
     def augments_batches(self) -> bool:
-        """Whether a step changes its images or labels (masks, crops, mixup)."""
-        return bool(self.freq_masks or self.time_masks or self.crop_prob or self.mixup_prob)
+        """Whether a step changes its images or labels (masks, crops, warps, mixup)."""
+        return bool(self.freq_masks or self.time_masks or self.crop_prob or self.freq_warp or self.mixup_prob)
 
     def __post_init__(self):
         if self.select not in SELECTIONS:
@@ -247,6 +248,8 @@ class StageConfig:
         for name in ("label_smoothing", "crop_prob", "mixup_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
+        if not 0.0 <= self.freq_warp < 1.0:
+            raise ValueError(f"freq_warp must be in [0, 1), not {self.freq_warp}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), not {self.ema_decay}")
         if self.mixup_prob and self.mixup_alpha <= 0:
