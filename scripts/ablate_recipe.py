@@ -51,8 +51,7 @@ VARIANTS = {
     "warm start: pre-trained on SAVEE + RAVDESS (all 8 classes, their `paper` split), then this recipe": {
         "init_from": "runs/pretrain-savee-ravdess/models/plain.pt"},
     "+ frequency warp (mel axis scaled by 0.9-1.1 per image)": {"stage.freq_warp": 0.1},
-    "warm start + frequency warp 0.9-1.1": {"init_from": "runs/pretrain-savee-ravdess/models/plain.pt",
-                                            "stage.freq_warp": 0.1},
+    "+ frequency warp 0.96-1.04 (at the top bins about VTLP's 0.9-1.1 in Hz)": {"stage.freq_warp": 0.04},
 }
 
 
