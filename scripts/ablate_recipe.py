@@ -52,6 +52,8 @@ VARIANTS = {
         "init_from": "runs/pretrain-savee-ravdess/models/plain.pt"},
     "+ frequency warp (mel axis scaled by 0.9-1.1 per image)": {"stage.freq_warp": 0.1},
     "+ frequency warp 0.96-1.04 (at the top bins about VTLP's 0.9-1.1 in Hz)": {"stage.freq_warp": 0.04},
+    "warm start, then a gentler fine-tuning (lr 1e-4, not 3e-4)": {
+        "init_from": "runs/pretrain-savee-ravdess/models/plain.pt", "stage.lr": 1e-4},
 }
 
 
