@@ -15,8 +15,11 @@ bash benchmarks/pretrain/commands.sh emodb
 # a frequency warp of the training images (19: mel axis scaled by 0.9-1.1; 20: by 0.96-1.04)
 .venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2 --corpus emodb --root ../shared/data/emodb \
     --splits speaker:0,speaker:1,speaker:2 --variants 19,20 --parallel 2
+# the warm start with a gentler fine-tuning (21: lr 1e-4)
+.venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2 --corpus emodb --root ../shared/data/emodb \
+    --splits speaker:0,speaker:1,speaker:2 --variants 21 --parallel 1
 for v in v0 v15 v18; do for s in 0 1 2; do
   .venv/bin/emovit evaluate runs/ablation-si2/$v-speaker-s$s --model plain --precision fp32
 done; done
 .venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2 --corpus emodb --root ../shared/data/emodb \
-    --splits speaker:0,speaker:1,speaker:2 --variants 0,2,10,11,13,14,15,16,17,18,19,20 --table-only   # ablation.md
+    --splits speaker:0,speaker:1,speaker:2 --variants 0,2,10,11,13,14,15,16,17,18,19,20,21 --table-only   # ablation.md
