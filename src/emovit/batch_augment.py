@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-__all__ = ["silence_level", "spec_augment", "random_crop", "freq_warp", "mixup", "sample_beta", "soft_cross_entropy",
-           "BatchAugment", "SETTINGS"]
+__all__ = ["silence_level", "spec_augment", "random_crop", "freq_warp", "mixup", "sample_beta",
+           "soft_cross_entropy", "BatchAugment", "SETTINGS"]
 
 # BatchAugment's settings, named as the StageConfig fields they will become
 SETTINGS = ("freq_masks", "freq_width", "time_masks", "time_width", "crop_min_frames", "crop_prob",
@@ -164,7 +164,8 @@ def freq_warp(x: torch.Tensor, generator: torch.Generator | None, max_warp: floa
     (a longer vocal tract); bins whose source lies above the top bin are `fill` (silence in normalised
     units, :func:`silence_level`). The warp is linear in mel bins, so above ~1 kHz, where the mel scale
     is close to logarithmic, it is close to scaling frequency by a power of the factor; a sketch of
-    VTLP on the image, not its exact Hz warp. max_warp 0 returns a copy.
+    VTLP on the image, not its exact Hz warp. max_warp 0 returns a copy. No recipe turns it on: on
+    EmoDB's speaker splits it lowered validation UA at 0.1 and at 0.04 (BENCHMARKS.md, the ablation).
     Returns a new tensor of `x`'s shape; `x` is untouched.
     """
     _check_images(x)
@@ -276,8 +277,9 @@ class BatchAugment:
     """The batch augmentations of a training step, from plain settings (named as StageConfig fields).
 
     Calling it on a batch applies, in this order: :func:`random_crop` (crop_prob per image, spans of at
-    least crop_min_frames), :func:`freq_warp` (factors within 1 +- freq_warp), :func:`spec_augment` (freq_masks bands of up to freq_width mel bins and
-    time_masks spans of up to time_width frames per image), then, with probability mixup_prob for the
+    least crop_min_frames), :func:`freq_warp` (factors within 1 +- freq_warp), :func:`spec_augment`
+    (freq_masks bands of up to freq_width mel bins and time_masks spans of up to time_width frames per
+    image), then, with probability mixup_prob for the
     whole batch, :func:`mixup` with Beta(mixup_alpha, mixup_alpha). Every setting's default is off; with
     all of them off a call returns `x` itself and one-hot labels, and draws nothing from the generator.
 
