@@ -279,9 +279,9 @@ class BatchAugment:
     Calling it on a batch applies, in this order: :func:`random_crop` (crop_prob per image, spans of at
     least crop_min_frames), :func:`freq_warp` (factors within 1 +- freq_warp), :func:`spec_augment`
     (freq_masks bands of up to freq_width mel bins and time_masks spans of up to time_width frames per
-    image), then, with probability mixup_prob for the
-    whole batch, :func:`mixup` with Beta(mixup_alpha, mixup_alpha). Every setting's default is off; with
-    all of them off a call returns `x` itself and one-hot labels, and draws nothing from the generator.
+    image), then, with probability mixup_prob for the whole batch, :func:`mixup` with Beta(mixup_alpha,
+    mixup_alpha). Every setting's default is off; with all of them off a call returns `x` itself and
+    one-hot labels, and draws nothing from the generator.
 
     `fill` is not a stage setting: it is silence in the run's normalised units (:func:`silence_level`
     of the training split's Normalizer), fixed when the data are.
