@@ -54,6 +54,12 @@ VARIANTS = {
     "+ frequency warp 0.96-1.04 (at the top bins about VTLP's 0.9-1.1 in Hz)": {"stage.freq_warp": 0.04},
     "warm start, then a gentler fine-tuning (lr 1e-4, not 3e-4)": {
         "init_from": "runs/pretrain-savee-ravdess/models/plain.pt", "stage.lr": 1e-4},
+    "+ a classical model's probabilities taught (logistic regression on the functionals, cross-fitted by speaker; weight 1)": {
+        "stage.classical_kd_weight": 1.0},
+    "warm start + the classical model's probabilities taught (weight 1)": {
+        "init_from": "runs/pretrain-savee-ravdess/models/plain.pt", "stage.classical_kd_weight": 1.0},
+    "warm start + openSMILE functionals taught (weight 1)": {
+        "init_from": "runs/pretrain-savee-ravdess/models/plain.pt", "stage.functionals_weight": 1.0},
 }
 
 

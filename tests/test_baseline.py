@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from emovit.baseline import C_GRID, DEFAULT_C, extract_functionals, run_baseline, train_svm
+import emovit.baseline
+from emovit.baseline import C_GRID, DEFAULT_C, cross_fitted_probabilities, extract_functionals, run_baseline, train_svm
 from emovit.corpora.manifest import Utterance
 from emovit.protocols import make_split
 
@@ -28,6 +29,26 @@ def test_train_svm_separable():
     assert (model.predict(X) == y).mean() > 0.95
     assert model.C_ in C_GRID and set(model.val_ua_) == set(C_GRID)
     assert train_svm(X, y).C_ == DEFAULT_C
+
+
+def test_cross_fitted_probabilities_never_score_a_speaker_with_a_model_that_saw_it(monkeypatch):
+    """Soft labels for classical_kd_weight: each speaker's rows are scored by a fit on the other speakers,
+    so relabelling one speaker's clips changes nothing in that speaker's own probabilities (C held fixed:
+    its choice reads every row's log-loss)."""
+    X, y = blobs(n_per_class=20)
+    speakers = np.arange(len(y)) % 4
+    monkeypatch.setattr(emovit.baseline, "CROSS_FIT_C_GRID", (1e-2,))
+    probabilities, C = cross_fitted_probabilities(X, y, speakers, num_classes=4)
+    assert C == 1e-2 and probabilities.shape == (len(y), 4)
+    assert np.allclose(probabilities.sum(1), 1.0, atol=1e-5) and np.all(probabilities[:, 3] == 0)
+    assert (probabilities.argmax(1) == y).mean() > 0.9  # separable blobs: new speakers are still recognised
+    relabelled = y.copy()
+    relabelled[speakers == 0] = (y[speakers == 0] + 1) % 3
+    again, _ = cross_fitted_probabilities(X, relabelled, speakers, num_classes=4)
+    assert np.allclose(again[speakers == 0], probabilities[speakers == 0], atol=1e-6)
+    assert not np.allclose(again[speakers == 1], probabilities[speakers == 1], atol=1e-3)
+    with pytest.raises(ValueError, match="two speakers"):
+        cross_fitted_probabilities(X, y, np.zeros(len(y)), num_classes=3)
 
 
 def tone(path, seconds=1.0, sr=16000, freq=220.0, channels=1):

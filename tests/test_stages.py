@@ -218,6 +218,29 @@ def test_the_clips_functionals_are_taught_through_a_map_dropped_afterwards(tmp_p
         run_stage("plain", _small("student"), data, config, tmp_path / "again", LABELS, progress=False)
 
 
+def test_a_classical_models_probabilities_are_taught_by_cross_entropy(tmp_path):
+    """classical_kd_weight: + weight x CE(the clip's classical probabilities, logits); with one-hot
+    probabilities and no learning the epoch's loss is exactly (1 + weight) x the CE alone; under mixup the
+    probabilities are mixed like the labels and the stage trains; without them the stage is refused."""
+    data = _data(n=16)
+    data.train_classical = torch.nn.functional.one_hot(data.train_labels, len(LABELS)).float()
+    still = dict(epochs=1, batch_size=4, lr=0.0, checkpoint_every=0)
+    alone = run_stage("plain", _small("student"), data, StageConfig(**still), tmp_path / "a", LABELS, progress=False)
+    taught = run_stage("plain", _small("student"), data, StageConfig(**still, classical_kd_weight=0.5), tmp_path / "b",
+                       LABELS, progress=False)
+    assert taught["history"][0]["train_loss"] == pytest.approx(1.5 * alone["history"][0]["train_loss"], rel=1e-5)
+    mixed = StageConfig(epochs=2, batch_size=4, lr=1e-3, classical_kd_weight=1.0, functionals_weight=1.0,
+                        mixup_alpha=0.4, mixup_prob=1.0, checkpoint_every=0)
+    data.train_functionals = torch.randn(16, 5)
+    summary = run_stage("plain", _small("student"), data, mixed, tmp_path / "c", LABELS, progress=False)
+    assert all(torch.isfinite(torch.tensor(h["train_loss"])) for h in summary["history"])
+    data.train_classical = None
+    with pytest.raises(ValueError, match="classical_kd_weight"):
+        run_stage("plain", _small("student"), data, mixed, tmp_path / "d", LABELS, progress=False)
+    with pytest.raises(ValueError, match="classical_kd_weight"):
+        StageConfig(classical_kd_weight=-1.0)
+
+
 def test_the_reversed_gradient_is_negated_and_scaled_and_ramps_in():
     from emovit.stages import _ReverseGradient, reversal_scale
 

@@ -110,6 +110,41 @@ def train_svm(X_train, y_train, X_val=None, y_val=None, seed: int = 0) -> Pipeli
     return best
 
 
+CROSS_FIT_C_GRID = (1e-4, 1e-3, 1e-2)
+CROSS_FIT_FOLDS = 5
+
+
+def cross_fitted_probabilities(X, y, groups, num_classes: int) -> tuple[np.ndarray, float]:
+    """Each row's class probabilities from a logistic regression on standardised functionals (balanced class
+    weights) fitted without the row's group, its speaker (groups split in at most CROSS_FIT_FOLDS folds): how
+    the row looks to the classical model on a speaker it has not seen, as soft labels a network can be taught
+    (StageConfig.classical_kd_weight). C is the value of CROSS_FIT_C_GRID with the lowest cross-fitted
+    log-loss, so nothing but these rows is used. Returns (probabilities of shape (n, num_classes), C)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss
+    from sklearn.model_selection import GroupKFold
+
+    X = np.nan_to_num(np.asarray(X, dtype=np.float64))
+    y, groups = np.asarray(y), np.asarray(groups)
+    distinct = len(np.unique(groups))
+    if distinct < 2:
+        raise ValueError("cross-fitting needs at least two speakers in the training part")
+    folds = list(GroupKFold(n_splits=min(CROSS_FIT_FOLDS, distinct)).split(X, y, groups))
+    best = None
+    for C in CROSS_FIT_C_GRID:
+        out = np.zeros((len(y), num_classes))
+        for fit_rows, scored_rows in folds:
+            model = Pipeline([("scale", StandardScaler()),
+                              ("lr", LogisticRegression(C=C, class_weight="balanced", max_iter=2000))])
+            model.fit(X[fit_rows], y[fit_rows])
+            out[np.ix_(scored_rows, model.classes_)] = model.predict_proba(X[scored_rows])
+        floored = np.clip(out, 1e-7, 1.0)  # a class no fit saw has probability 0: floored for the log
+        loss = log_loss(y, floored / floored.sum(1, keepdims=True), labels=list(range(num_classes)))
+        if best is None or loss < best[0]:
+            best = (loss, C, out)
+    return best[2].astype(np.float32), best[1]
+
+
 def title(feature_set: str) -> str:
     return f"openSMILE {feature_set} + linear SVM"
 

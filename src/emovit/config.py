@@ -212,6 +212,11 @@ class StageConfig:
     # taught to the network during training; the map is dropped afterwards, so inference is unchanged
     functionals_weight: float = 0.0
     functionals_dims: int = 64
+    # > 0: + this weight x the cross-entropy of the logits against a classical classifier's probabilities for the
+    # clip (logistic regression on its ComParE functionals), each training speaker's clips scored by one fitted
+    # on the other training speakers: how a new speaker's clip looks to the model that generalises best to new
+    # speakers here, taught to the network (emovit.baseline.cross_fitted_probabilities); inference is unchanged
+    classical_kd_weight: float = 0.0
     # > 0: a speaker classifier on the pooled feature behind a reversed gradient (DANN, Ganin & Lempitsky 2015),
     # ramped to this scale over the stage: the network learns features the adversary cannot tell speakers by;
     # the classifier is dropped afterwards, so inference is unchanged
@@ -256,6 +261,8 @@ class StageConfig:
             raise ValueError("mixup_prob > 0 needs mixup_alpha > 0 (the Beta distribution's parameter)")
         if self.functionals_weight < 0 or self.functionals_dims < 1:
             raise ValueError("functionals_weight must be at least 0 and functionals_dims at least 1")
+        if self.classical_kd_weight < 0:
+            raise ValueError(f"classical_kd_weight must be at least 0, not {self.classical_kd_weight}")
         if self.speaker_adversarial < 0:
             raise ValueError(f"speaker_adversarial must be at least 0, not {self.speaker_adversarial}")
         if self.kd_weight < 0 or self.kd_temperature <= 0 or self.warmup_epochs < 0:

@@ -165,6 +165,21 @@ def functionals_targets(paths: list[str], dims: int, cache_dir: Path | None, pro
     return torch.from_numpy(reduced.astype(np.float32))
 
 
+def classical_soft_labels(paths: list[str], labels: torch.Tensor, speakers: torch.Tensor, num_classes: int,
+                          cache_dir: Path | None, progress: bool = True) -> torch.Tensor:
+    """The training clips' cross-fitted probabilities from a logistic regression on their ComParE functionals
+    (emovit.baseline.cross_fitted_probabilities), for StageConfig.classical_kd_weight."""
+    from .baseline import cross_fitted_probabilities, extract_functionals  # optional dependency: opensmile
+
+    features = extract_functionals(paths, "ComParE_2016", cache_dir=cache_dir / "opensmile" if cache_dir else None,
+                                   progress=progress)
+    probabilities, C = cross_fitted_probabilities(features, labels.numpy(), speakers.numpy(), num_classes)
+    accuracy = float((probabilities.argmax(1) == labels.numpy()).mean())
+    report(f"classical teacher: logistic regression (C {C:g}) scored each training speaker unseen: "
+           f"accuracy {accuracy:.3f} on the training clips", progress)
+    return torch.from_numpy(probabilities)
+
+
 def train_jobs(jobs: list[Job], prepared: dict[str, SplitData], labels: list[str], run_dir: Path, recipe: Recipe,
                device: torch.device, precision: str, progress: bool = True,
                cache_dir: Path | None = None) -> tuple[dict, dict]:
@@ -184,6 +199,9 @@ def train_jobs(jobs: list[Job], prepared: dict[str, SplitData], labels: list[str
         if stage.functionals_weight and data.train_functionals is None:
             data.train_functionals = functionals_targets(prepared[job.frontend].train_paths, stage.functionals_dims,
                                                          cache_dir, progress)
+        if stage.classical_kd_weight and data.train_classical is None:
+            data.train_classical = classical_soft_labels(prepared[job.frontend].train_paths, data.train_labels,
+                                                         data.train_speakers, len(labels), cache_dir, progress)
         if job.teacher is not None and job.teacher != targets_of:
             teacher = trained[job.teacher].to(device)
             data.train_targets, data.train_target_logits = teacher_outputs(teacher, data.train_images, device, precision)

@@ -45,6 +45,7 @@ class StageData:
     val_targets: torch.Tensor | None = None  # (m, dim)
     train_target_logits: torch.Tensor | None = None  # teacher logits (n, views, classes), for logit distillation
     train_functionals: torch.Tensor | None = None  # (n, dims) the clips' openSMILE functionals (StageConfig)
+    train_classical: torch.Tensor | None = None  # (n, classes) a classical model's probabilities (classical_kd_weight)
     train_speakers: torch.Tensor | None = None  # (n,) the speaker index of each training clip (speaker_adversarial)
     silence: float = 0.0  # the value of silence in these normalised images (what masks and crops fill with)
 
@@ -239,26 +240,26 @@ class WeightAverage:
 
 def _step_inputs(data: StageData, batch: torch.Tensor, share: torch.Tensor, view_of: torch.Tensor,
                  augment: BatchAugment | None, generator: torch.Generator | None, num_classes: int,
-                 num_speakers: int, functionals: bool):
-    """This rank's share of one step: images, labels, soft labels (after mixup, else None), functionals
-    (with `functionals`) and speakers (with `num_speakers`: indices, or soft rows after mixup). The
-    augmentation sees the global batch, so every rank draws the same; the rows of the auxiliary targets are
-    mixed like the labels (one row, split after)."""
+                 num_speakers: int, extras: dict[str, torch.Tensor]):
+    """This rank's share of one step: images, labels, soft labels (after mixup, else None), the rows of the
+    per-clip `extras` (name -> (n, width) tensor: functionals, a classical model's probabilities) and speakers
+    (with `num_speakers`: indices, or soft rows after mixup). The augmentation sees the global batch, so every
+    rank draws the same; the rows of the auxiliary targets are mixed like the labels (one row, split after)."""
     idx = batch[share]
     if augment is None:
         return (data.train_images[idx, view_of[idx]], data.train_labels[idx], None,
-                data.train_functionals[idx] if functionals else None,
+                {name: rows[idx] for name, rows in extras.items()},
                 data.train_speakers[idx] if num_speakers else None)
     rows = [F.one_hot(data.train_labels[batch], num_classes).float()]
     if num_speakers:
         rows.append(F.one_hot(data.train_speakers[batch], num_speakers).float())
-    if functionals:
-        rows.append(data.train_functionals[batch])
+    rows += [extra[batch] for extra in extras.values()]
     x, mixed = augment(data.train_images[batch, view_of[batch]], torch.cat(rows, dim=1), num_classes, generator)
-    x, mixed = x[share], mixed[share]
-    soft_y, rest = mixed[:, :num_classes], mixed[:, num_classes:]
-    speaker, rest = (rest[:, :num_speakers], rest[:, num_speakers:]) if num_speakers else (None, rest)
-    return x, data.train_labels[idx], soft_y, rest if functionals else None, speaker
+    widths = [num_classes] + ([num_speakers] if num_speakers else []) + [e.shape[1] for e in extras.values()]
+    parts = list(mixed[share].split(widths, dim=1))
+    soft_y = parts.pop(0)
+    speaker = parts.pop(0) if num_speakers else None
+    return x[share], data.train_labels[idx], soft_y, dict(zip(extras, parts)), speaker
 
 
 def check_stage(kind: str, config: StageConfig, data: StageData) -> None:
@@ -275,6 +276,9 @@ def check_stage(kind: str, config: StageConfig, data: StageData) -> None:
     if config.functionals_weight and (kind == "l1" or data.train_functionals is None):
         raise ValueError("functionals_weight needs a stage with labels and the clips' functionals "
                          "(StageData.train_functionals, computed by emovit.runs with the baseline extra)")
+    if config.classical_kd_weight and (kind == "l1" or data.train_classical is None):
+        raise ValueError("classical_kd_weight needs a stage with labels and a classical model's probabilities "
+                         "for the clips (StageData.train_classical, computed by emovit.runs with the baseline extra)")
     if config.speaker_adversarial:
         if kind == "l1":
             raise ValueError("speaker_adversarial trains against a speaker classifier in a stage with labels "
@@ -312,6 +316,9 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
         num_speakers = int(data.train_speakers.max()) + 1
         adversary = speaker_head(model.config.dim, num_speakers).to(device)
     objective = _Objective(model, kind, functionals, adversary)
+    extras = {name: rows for name, rows in (("functionals", data.train_functionals if functionals is not None else None),
+                                            ("classical", data.train_classical if config.classical_kd_weight else None))
+              if rows is not None}
     optimizer, scheduler = make_optimizer(objective, config, steps_per_epoch)
     average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
     augment = BatchAugment.from_config(config, fill=data.silence) if config.augments_batches else None
@@ -363,8 +370,8 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
             idx = batch[share]
             # augmentations draw from (seed, epoch, batch): every rank and a resumed run alike
             g = torch.Generator().manual_seed(seed * 1_000_003 + epoch * 10_007 + b) if augment is not None else None
-            x, y, soft_y, wanted, speaker = _step_inputs(data, batch, share, view_of, augment, g, num_classes,
-                                                         num_speakers, functionals is not None)
+            x, y, soft_y, extra, speaker = _step_inputs(data, batch, share, view_of, augment, g, num_classes,
+                                                        num_speakers, extras)
             x, y, soft_y = x.to(device), y.to(device), soft_y.to(device) if soft_y is not None else None
             target = data.train_targets[idx, view_of[idx]].to(device) if data.train_targets is not None else None
             target_logits = data.train_target_logits[idx, view_of[idx]].to(device) \
@@ -376,7 +383,11 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
                 pooled, logits, predicted, speaker_logits = objective(x)
                 losses = _sample_losses(kind, pooled, logits, y, target, config, soft_y, target_logits)
                 if predicted is not None:
-                    losses = losses + config.functionals_weight * (predicted.float() - wanted.to(device)).square().mean(1)
+                    wanted = extra["functionals"].to(device)
+                    losses = losses + config.functionals_weight * (predicted.float() - wanted).square().mean(1)
+                if "classical" in extra:  # cross-entropy against the classical model's probabilities
+                    taught = extra["classical"].to(device)
+                    losses = losses - config.classical_kd_weight * (taught * F.log_softmax(logits.float(), -1)).sum(1)
                 if speaker_logits is not None:  # the adversary's own loss; the network sees it reversed
                     speaker = speaker.to(device)
                     losses = losses + (soft_cross_entropy(speaker_logits.float(), speaker) if speaker.dim() == 2
