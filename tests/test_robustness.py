@@ -222,6 +222,8 @@ def test_speech_noise_needs_a_reference_apart_from_the_test_items(rec, corpus):
         evaluate_robustness(rec, items, noise_reference=reference + [items[0][0]], joined=False)
     only_white = evaluate_robustness(rec, items, crops=(), noises=("white",), snrs=(10,), joined=False)
     assert list(only_white["conditions"]) == ["full", "white_10dB"] and only_white["joined"] is None
+    no_snr = evaluate_robustness(rec, items, crops=(), snrs=(), joined=False)  # no SNR: no noise drawn, none needed
+    assert list(no_snr["conditions"]) == ["full"]
 
 
 def test_targets_report_met_and_missed(result):

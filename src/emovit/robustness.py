@@ -447,7 +447,7 @@ def evaluate_robustness(recognizer, items: list[tuple[str | os.PathLike, str]], 
         conditions[f"crop_{_key_seconds(seconds)}"] = _condition(
             recognizer, cropped, truth, batch_size, kind="crop", seconds=float(seconds),
             shorter_than_crop=sum(len(w) <= n_crop for w in waves))[0]
-    for noise_name in noises:
+    for noise_name in noises if snrs else ():  # no SNR asked: no noise to draw
         code = NOISES.index(noise_name) + 1
         base = []
         for w, p in zip(waves, paths):
