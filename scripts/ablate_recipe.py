@@ -56,10 +56,6 @@ VARIANTS = {
         "init_from": "runs/pretrain-savee-ravdess/models/plain.pt", "stage.lr": 1e-4},
     "+ a classical model's probabilities taught (logistic regression on the functionals, cross-fitted by speaker; weight 1)": {
         "stage.classical_kd_weight": 1.0},
-    "warm start + the classical model's probabilities taught (weight 1)": {
-        "init_from": "runs/pretrain-savee-ravdess/models/plain.pt", "stage.classical_kd_weight": 1.0},
-    "warm start + openSMILE functionals taught (weight 1)": {
-        "init_from": "runs/pretrain-savee-ravdess/models/plain.pt", "stage.functionals_weight": 1.0},
 }
 
 

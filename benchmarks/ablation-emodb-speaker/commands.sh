@@ -18,8 +18,13 @@ bash benchmarks/pretrain/commands.sh emodb
 # the warm start with a gentler fine-tuning (21: lr 1e-4)
 .venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2 --corpus emodb --root ../shared/data/emodb \
     --splits speaker:0,speaker:1,speaker:2 --variants 21 --parallel 1
+# the functionals taught, on the other two splits (11); a classical model's cross-fitted probabilities taught (22)
+.venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2 --corpus emodb --root ../shared/data/emodb \
+    --splits speaker:1,speaker:2 --variants 11 --parallel 1
+.venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2 --corpus emodb --root ../shared/data/emodb \
+    --splits speaker:0,speaker:1,speaker:2 --variants 22 --parallel 1
 for v in v0 v15 v18; do for s in 0 1 2; do
   .venv/bin/emovit evaluate runs/ablation-si2/$v-speaker-s$s --model plain --precision fp32
 done; done
 .venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2 --corpus emodb --root ../shared/data/emodb \
-    --splits speaker:0,speaker:1,speaker:2 --variants 0,2,10,11,13,14,15,16,17,18,19,20,21 --table-only   # ablation.md
+    --splits speaker:0,speaker:1,speaker:2 --variants 0,2,10,11,13,14,15,16,17,18,19,20,21,22 --table-only   # ablation.md
