@@ -56,6 +56,8 @@ VARIANTS = {
         "init_from": "runs/pretrain-savee-ravdess/models/plain.pt", "stage.lr": 1e-4},
     "+ a classical model's probabilities taught (logistic regression on the functionals, cross-fitted by speaker; weight 1)": {
         "stage.classical_kd_weight": 1.0},
+    "+ random crops of 0.5-4 s on half the clips (with --recipe paper-e20: the paper's recipe, robust to short input)": {
+        "stage.crop_prob": 0.5, "stage.crop_min_frames": 16},
 }
 
 

@@ -27,6 +27,7 @@ ROWS = [
     (("paper", "student"), "student with knowledge transfer (recipe `paper-e20`)", "student"),
     (("paper", "plain"), "student, CE only (recipe `paper-e20`)", "student"),
     (("paper", "teacher"), "teacher (recipe `paper-e20`)", "teacher"),
+    (("paper-plain", "plain"), "student, CE only (recipe `paper-e20`)", "student"),
     (("timnet-raw", "timnet"), TIMNET_TITLES[True], "timnet"),
     (("emovit", "timnet"), None, "timnet"),  # titled by the input its run recorded (TIMNET_TITLES)
     (("emovit", "opensmile"), "openSMILE ComParE 2016 + linear SVM", None),
@@ -64,7 +65,7 @@ def validation(run: Path, name: str) -> tuple[float, float] | None:
 
 def table(runs: Path, corpus: str, protocol: str, profile: dict) -> str | None:
     results, raw_mfccs = {}, False
-    for group in ("emovit", "stem", "warm", "paper", "timnet-raw", "svm"):
+    for group in ("emovit", "stem", "warm", "paper", "paper-plain", "timnet-raw", "svm"):
         path = runs / f"{corpus}-{protocol}-{group}" / "results.json"
         if path.exists():
             results[group] = json.loads(path.read_text())

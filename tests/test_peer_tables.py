@@ -66,3 +66,12 @@ def test_loso_is_tabulated_with_the_svm_groups_reference_and_no_published_row(tm
         "| emovit student pre-trained on the two other corpora, then recipe `emovit` (CE only)",
         "| openSMILE ComParE 2016 + linear SVM"]
     assert "| 0.800 ± 0.010 |" in rows[1] and "loso" in peer_tables.PROTOCOLS
+
+
+def test_the_paper_recipes_ce_only_student_alone_is_a_row_of_its_own(tmp_path):
+    _run(tmp_path, "emodb-loso-paper-plain", {"plain": 0.70})
+    _run(tmp_path, "emodb-loso-svm", {"opensmile": 0.80})
+    text = peer_tables.table(tmp_path, "emodb", "loso", {"student": {"params_m": 1.418, "gmacs_run": 0.165,
+                                                                     "ms_per_clip": 2.8}})
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert rows[0].startswith("| student, CE only (recipe `paper-e20`) | 0.700 ± 0.010 |") and "| 1.418 |" in rows[0]
