@@ -26,6 +26,9 @@ bash benchmarks/pretrain/commands.sh emodb
 # the paper's recipe (paper-e20, CE only) on the same splits: alone (0), warm-started (18), with random crops (23)
 .venv/bin/python scripts/ablate_recipe.py --out runs/ablation-paper --recipe paper-e20 --corpus emodb \
     --root ../shared/data/emodb --splits speaker:0,speaker:1,speaker:2 --variants 0,18,23 --parallel 1
+for v in v0 v18 v23; do for s in 0 1 2; do
+  .venv/bin/emovit evaluate runs/ablation-paper/$v-speaker-s$s --model plain --precision fp32
+done; done
 for v in v0 v15 v18; do for s in 0 1 2; do
   .venv/bin/emovit evaluate runs/ablation-si2/$v-speaker-s$s --model plain --precision fp32
 done; done
