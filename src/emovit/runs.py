@@ -150,29 +150,32 @@ def prepare_split(split: Split, labels: list[str], frontend, recipe: Recipe, cac
                      train_paths=[g[0][0] for g in groups])
 
 
-def functionals_targets(paths: list[str], dims: int, cache_dir: Path | None, progress: bool = True) -> torch.Tensor:
-    """The clips' openSMILE ComParE functionals as a network can be taught them: standardised and reduced
-    to `dims` whitened principal components, both fitted on these (training) clips."""
+def training_functionals(paths: list[str], cache_dir: Path | None, progress: bool = True) -> np.ndarray:
+    """The training clips' openSMILE ComParE functionals (cached per file under CACHE/opensmile), read once
+    for whatever a stage teaches from them (functionals_weight, classical_kd_weight)."""
+    from .baseline import extract_functionals  # optional dependency: opensmile
+
+    return extract_functionals(paths, "ComParE_2016", cache_dir=cache_dir / "opensmile" if cache_dir else None,
+                               progress=progress)
+
+
+def functionals_targets(features: np.ndarray, dims: int) -> torch.Tensor:
+    """The clips' functionals as a network can be taught them: standardised and reduced to `dims` whitened
+    principal components, both fitted on these (training) clips."""
     from sklearn.decomposition import PCA
     from sklearn.preprocessing import StandardScaler
 
-    from .baseline import extract_functionals  # optional dependency: opensmile
-
-    features = extract_functionals(paths, "ComParE_2016", cache_dir=cache_dir / "opensmile" if cache_dir else None,
-                                   progress=progress)
     features = StandardScaler().fit_transform(np.nan_to_num(features.astype(np.float64)))
     reduced = PCA(min(dims, *features.shape), whiten=True, random_state=0).fit_transform(features)
     return torch.from_numpy(reduced.astype(np.float32))
 
 
-def classical_soft_labels(paths: list[str], labels: torch.Tensor, speakers: torch.Tensor, num_classes: int,
-                          cache_dir: Path | None, progress: bool = True) -> torch.Tensor:
-    """The training clips' cross-fitted probabilities from a logistic regression on their ComParE functionals
+def classical_soft_labels(features: np.ndarray, labels: torch.Tensor, speakers: torch.Tensor, num_classes: int,
+                          progress: bool = True) -> torch.Tensor:
+    """The training clips' cross-fitted probabilities from a logistic regression on their functionals
     (emovit.baseline.cross_fitted_probabilities), for StageConfig.classical_kd_weight."""
-    from .baseline import cross_fitted_probabilities, extract_functionals  # optional dependency: opensmile
+    from .baseline import cross_fitted_probabilities
 
-    features = extract_functionals(paths, "ComParE_2016", cache_dir=cache_dir / "opensmile" if cache_dir else None,
-                                   progress=progress)
     probabilities, C = cross_fitted_probabilities(features, labels.numpy(), speakers.numpy(), num_classes)
     accuracy = float((probabilities.argmax(1) == labels.numpy()).mean())
     report(f"classical teacher: logistic regression (C {C:g}) scored each training speaker unseen: "
@@ -196,12 +199,15 @@ def train_jobs(jobs: list[Job], prepared: dict[str, SplitData], labels: list[str
     for job in jobs:
         data = prepared[job.frontend].data
         stage = recipe.stage_for(job.name)
-        if stage.functionals_weight and data.train_functionals is None:
-            data.train_functionals = functionals_targets(prepared[job.frontend].train_paths, stage.functionals_dims,
-                                                         cache_dir, progress)
-        if stage.classical_kd_weight and data.train_classical is None:
-            data.train_classical = classical_soft_labels(prepared[job.frontend].train_paths, data.train_labels,
-                                                         data.train_speakers, len(labels), cache_dir, progress)
+        wants_functionals = stage.functionals_weight and data.train_functionals is None
+        wants_classical = stage.classical_kd_weight and data.train_classical is None
+        if wants_functionals or wants_classical:
+            features = training_functionals(prepared[job.frontend].train_paths, cache_dir, progress)
+            if wants_functionals:
+                data.train_functionals = functionals_targets(features, stage.functionals_dims)
+            if wants_classical:
+                data.train_classical = classical_soft_labels(features, data.train_labels, data.train_speakers,
+                                                             len(labels), progress)
         if job.teacher is not None and job.teacher != targets_of:
             teacher = trained[job.teacher].to(device)
             data.train_targets, data.train_target_logits = teacher_outputs(teacher, data.train_images, device, precision)

@@ -316,9 +316,11 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
         num_speakers = int(data.train_speakers.max()) + 1
         adversary = speaker_head(model.config.dim, num_speakers).to(device)
     objective = _Objective(model, kind, functionals, adversary)
-    extras = {name: rows for name, rows in (("functionals", data.train_functionals if functionals is not None else None),
-                                            ("classical", data.train_classical if config.classical_kd_weight else None))
-              if rows is not None}
+    extras = {}  # per-clip targets a step reads alongside the labels (mixed with them under mixup)
+    if functionals is not None:
+        extras["functionals"] = data.train_functionals
+    if config.classical_kd_weight:
+        extras["classical"] = data.train_classical
     optimizer, scheduler = make_optimizer(objective, config, steps_per_epoch)
     average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
     augment = BatchAugment.from_config(config, fill=data.silence) if config.augments_batches else None
@@ -386,8 +388,8 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
                     wanted = extra["functionals"].to(device)
                     losses = losses + config.functionals_weight * (predicted.float() - wanted).square().mean(1)
                 if "classical" in extra:  # cross-entropy against the classical model's probabilities
-                    taught = extra["classical"].to(device)
-                    losses = losses - config.classical_kd_weight * (taught * F.log_softmax(logits.float(), -1)).sum(1)
+                    losses = losses + config.classical_kd_weight * soft_cross_entropy(logits.float(),
+                                                                                      extra["classical"].to(device))
                 if speaker_logits is not None:  # the adversary's own loss; the network sees it reversed
                     speaker = speaker.to(device)
                     losses = losses + (soft_cross_entropy(speaker_logits.float(), speaker) if speaker.dim() == 2
