@@ -58,6 +58,9 @@ VARIANTS = {
         "stage.classical_kd_weight": 1.0},
     "+ random crops of 0.5-4 s on half the clips (with --recipe paper-e20: the paper's recipe, robust to short input)": {
         "stage.crop_prob": 0.5, "stage.crop_min_frames": 16},
+    "+ repeat padding (a clip shorter than 4 s repeated until the frame is full, in training and at test)": {
+        "frontend.pad": "repeat"},
+    "+ random crops of 0.5-4 s on a quarter of the clips": {"stage.crop_prob": 0.25, "stage.crop_min_frames": 16},
 }
 
 

@@ -26,10 +26,11 @@ bash benchmarks/pretrain/commands.sh emodb
 # recipe emovit with the paper's optimiser (1: Adam 1e-4 halved every 10 epochs, batch 4, 50 epochs)
 .venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2 --corpus emodb --root ../shared/data/emodb \
     --splits speaker:0,speaker:1,speaker:2 --variants 1 --parallel 1
-# the paper's recipe (paper-e20, CE only) on the same splits: alone (0), warm-started (18), with random crops (23)
+# the paper's recipe (paper-e20, CE only) on the same splits: alone (0), warm-started (18), with random crops (23),
+# with repeat padding (24), with random crops on a quarter of the clips (25)
 .venv/bin/python scripts/ablate_recipe.py --out runs/ablation-paper --recipe paper-e20 --corpus emodb \
-    --root ../shared/data/emodb --splits speaker:0,speaker:1,speaker:2 --variants 0,18,23 --parallel 1
-for v in v0 v18 v23; do for s in 0 1 2; do
+    --root ../shared/data/emodb --splits speaker:0,speaker:1,speaker:2 --variants 0,18,23,24,25 --parallel 2
+for v in v0 v18 v23 v24 v25; do for s in 0 1 2; do
   .venv/bin/emovit evaluate runs/ablation-paper/$v-speaker-s$s --model plain --precision fp32
 done; done
 for v in v0 v15 v18; do for s in 0 1 2; do
@@ -38,4 +39,4 @@ done; done
 .venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2 --corpus emodb --root ../shared/data/emodb \
     --splits speaker:0,speaker:1,speaker:2 --variants 0,1,2,10,11,13,14,15,16,17,18,19,20,21,22 --table-only   # ablation.md
 .venv/bin/python scripts/ablate_recipe.py --out runs/ablation-paper --recipe paper-e20 --corpus emodb \
-    --root ../shared/data/emodb --splits speaker:0,speaker:1,speaker:2 --variants 0,18,23 --table-only   # paper-e20/ablation.md
+    --root ../shared/data/emodb --splits speaker:0,speaker:1,speaker:2 --variants 0,18,23,24,25 --table-only   # paper-e20/ablation.md
