@@ -75,3 +75,16 @@ def test_the_paper_recipes_ce_only_student_alone_is_a_row_of_its_own(tmp_path):
                                                                      "ms_per_clip": 2.8}})
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert rows[0].startswith("| student, CE only (recipe `paper-e20`) | 0.700 ± 0.010 |") and "| 1.418 |" in rows[0]
+
+
+def test_logit_distillation_is_a_row_beside_the_papers_knowledge_transfer(tmp_path):
+    _run(tmp_path, "emodb-emobox-paper", {"teacher": 0.74, "student": 0.75, "plain": 0.78})
+    _run(tmp_path, "emodb-emobox-paper-kd", {"teacher": 0.74, "student": 0.77})
+    text = peer_tables.table(tmp_path, "emodb", "emobox", {})
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    titles = [r.split(" | ")[0] for r in rows]
+    assert titles[:2] == ["| student with knowledge transfer (recipe `paper-e20`)",
+                          "| student with knowledge transfer, feature L1 + logit distillation (KL at T 4, weight 1; "
+                          "recipe `paper-e20`)"]
+    assert "| 0.770 ± 0.010 |" in rows[1]
+    assert sum(t.startswith("| teacher") for t in titles) == 1  # the kd group's teacher is the paper group's

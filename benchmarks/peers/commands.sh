@@ -6,6 +6,8 @@
 #   paper   the paper's teacher, KT student and CE-only student (recipe paper-e20: 20 epochs a stage,
 #           cut from the paper's 50 for compute; the rows say so)
 #   paper-plain  the paper group's CE-only student alone (no teacher): the paper's recipe where the teacher is too costly
+#   paper-kd  the paper group's teacher and KT student with logit distillation added to the feature L1 (beyond
+#           the paper: + T^2 KL(teacher || student) at T 4, weight 1, in stage 3; benchmarks/peers/recipes/)
 #   timnet-raw  TIM-Net alone on raw MFCCs, as its public code: rerun after that fix, on the same folds
 #           (the committed emovit group's TIM-Net row read standardised MFCCs)
 #   stem    the student-stem network (a tiny conv stem, beyond the paper) with emovit's recipe, CE only:
@@ -15,7 +17,7 @@
 #   svm     openSMILE + SVM alone (the reference where the emovit group's TIM-Net is too costly, e.g. loso)
 # Two processes, one fold each at a time (torchrun --distribute folds), one thread each. Resumable:
 # run it again and finished folds are not trained again. From the repository root, ../shared beside it:
-#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper paper-plain timnet-raw stem warm svm)
+#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper paper-plain paper-kd timnet-raw stem warm svm)
 set -euo pipefail
 corpus=$1 protocol=$2 group=$3
 case $corpus in
@@ -27,11 +29,12 @@ case $group in
   emovit) models=plain,timnet,opensmile recipe=emovit ;;
   paper) models=student,plain recipe=paper-e20 ;;
   paper-plain) models=plain recipe=paper-e20 ;;
+  paper-kd) models=student recipe=benchmarks/peers/recipes/paper-e20-kd.toml ;;
   timnet-raw) models=timnet recipe=emovit ;;
   stem) models=student-stem recipe=emovit ;;
   warm) models=plain recipe=emovit ;;
   svm) models=opensmile recipe=emovit ;;
-  *) echo "unknown group $group: emovit, paper, paper-plain, timnet-raw, stem, warm or svm" >&2; exit 2 ;;
+  *) echo "unknown group $group: emovit, paper, paper-plain, paper-kd, timnet-raw, stem, warm or svm" >&2; exit 2 ;;
 esac
 init=()
 if [ "$group" = warm ]; then
