@@ -5,7 +5,8 @@ import pytest
 
 from conftest import shared_data
 from emovit.corpora.manifest import Utterance
-from emovit.protocols import PROTOCOLS, Split, leakage_audit, loso_folds, make_split, read_split, write_split
+from emovit.protocols import (PROTOCOLS, Split, leakage_audit, loso_folds, make_split, protocol_splits, read_split,
+                              write_split)
 
 LABELS = ["anger", "boredom", "disgust", "fear", "happiness", "neutral", "sadness"]
 
@@ -91,6 +92,26 @@ def test_loso_each_speaker_tested_once():
         assert leakage_audit(f)["verdict"] == "speaker-independent"
         assert len({u.speaker for u in f.val}) == 1
         assert len(f.train) + len(f.val) + len(f.test) == len(utts)
+
+
+def test_val_speakers_sets_how_many_training_speakers_validate():
+    """Two validation speakers instead of one (a one-speaker validation part is a noisy guide): the same
+    test speakers, validation grown by one speaker taken from training, never from test."""
+    utts = synthetic()
+    one, two = make_split(utts, "speaker", seed=1), make_split(utts, "speaker", seed=1, val_speakers=2)
+    assert two.test == one.test
+    val = {u.speaker for u in two.val}
+    assert len(val) == 2 and val.isdisjoint({u.speaker for u in two.train} | {u.speaker for u in two.test})
+    assert {u.sex for u in two.val} == {"male", "female"}
+    assert all(len({u.speaker for u in f.val}) == 3 for f in loso_folds(utts, seed=0, val_speakers=3))
+    assert protocol_splits(utts, "loso", val_speakers=2)[0][0].val != loso_folds(utts)[0].val
+    assert len({u.speaker for u in protocol_splits(utts, "speaker", seed=1, val_speakers=2)[0][0].val}) == 2
+    with pytest.raises(ValueError, match="leave no training speaker"):
+        make_split(utts, "speaker", seed=1, val_speakers=8)  # 10 speakers, 2 tested: 8 outside test
+    with pytest.raises(ValueError, match="at least 1"):
+        protocol_splits(utts, "speaker", val_speakers=0)
+    few = make_split(synthetic(n_speakers=4), "speaker", seed=0, val_speakers=2)  # too few: by utterance still
+    assert few.val_note and {u.speaker for u in few.val} <= {u.speaker for u in few.train}
 
 
 def test_loso_ravdess_six_groups_of_four():

@@ -151,6 +151,28 @@ def test_cli_trains_on_several_corpora_with_a_label_subset(corpus, savee, tmp_pa
     assert "Per corpus of the test part" in (out / "results.md").read_text()
 
 
+def test_cli_validates_on_as_many_speakers_as_asked_and_refuses_it_where_validation_is_by_utterance(corpus, tmp_path):
+    out = tmp_path / "run"
+    base = ["reproduce", "--corpus", "emodb", "--root", str(corpus), "--protocol", "speaker", "--epochs", "1",
+            "--views", "1", "--models", "plain", "--baseline", "none", "--checkpoint-every", "0", "--quiet",
+            "--cache", str(tmp_path / "cache"), "--out", str(out)]
+    res = CliRunner().invoke(app, base + ["--val-speakers", "2"])
+    assert res.exit_code == 0, res.output
+    saved = json.loads((out / "results.json").read_text())
+    speakers = saved["split"]["speakers"]
+    assert len(speakers["val"]) == 2 and len(speakers["test"]) == 1 and len(speakers["train"]) == 2
+    assert saved["config"]["val_speakers"] == 2
+    other = CliRunner().invoke(app, base + ["--val-speakers", "1"])
+    assert other.exit_code == 2 and "other settings" in other.output
+    too_many = CliRunner().invoke(app, base[:-1] + [str(tmp_path / "r2"), "--val-speakers", "4"])
+    assert too_many.exit_code == 2 and "leave no training speaker" in too_many.output
+    zero = CliRunner().invoke(app, base + ["--val-speakers", "0"])
+    assert zero.exit_code == 2 and "at least 1" in zero.output
+    kfold = CliRunner().invoke(app, ["reproduce", "--corpus", "emodb", "--root", str(corpus), "--protocol", "kfold",
+                                     "--val-speakers", "2", "--out", str(tmp_path / "k")])
+    assert kfold.exit_code == 2 and "not on speakers" in kfold.output and "Traceback" not in kfold.output
+
+
 def test_cli_rejects_unknown_labels_and_unpaired_roots(corpus, savee, tmp_path):
     runner = CliRunner()
     base = ["reproduce", "--out", str(tmp_path / "r"), "--corpus", "emodb", "--root", str(corpus)]

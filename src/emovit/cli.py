@@ -62,6 +62,10 @@ Labels = Annotated[Optional[str], typer.Option("--labels", help=LABELS_HELP)]
 ProtocolOption = Annotated[Protocol, typer.Option("--protocol", help=PROTOCOL_HELP)]
 Folds = Annotated[int, typer.Option("--folds", help="Folds of --protocol kfold (at least 2, at most the smallest "
                                                     "class's count).")]
+ValSpeakers = Annotated[Optional[int], typer.Option(
+    "--val-speakers", help="Training speakers of each corpus held out as validation where it is by speaker "
+                           "(speaker, loso, emobox folds with unseen test speakers). Default: 10% of them, at least "
+                           "1 (loso: 1); a corpus with under 5 speakers validates on utterances.")]
 RunDir = Annotated[Path, typer.Option("--out", help="Run directory. Re-running the same command resumes it.")]
 RecipeName = Annotated[str, typer.Option("--recipe", help=RECIPE_HELP)]
 Epochs = Annotated[Optional[int], typer.Option("--epochs", help="Epochs of each stage (paper: 50). Fewer for a smoke run.")]
@@ -155,6 +159,17 @@ def _check_folds(protocol: Protocol, folds: int, utterances) -> None:
               f"the smallest class, {smallest}, has {count} utterances)")
 
 
+def _check_val_speakers(protocol: Protocol, val_speakers: int | None) -> None:
+    """--val-speakers is refused below 1, and where validation is a fraction of utterances, with the reason."""
+    if val_speakers is None:
+        return
+    if val_speakers < 1:
+        _fail(f"--val-speakers {val_speakers}: at least 1 speaker validates")
+    if protocol.value in ("paper", "paper-leaky", "kfold"):
+        _fail(f"--val-speakers: protocol {protocol.value} validates on a stratified fraction of the training "
+              "utterances, not on speakers (use speaker, loso or emobox)")
+
+
 def _names(text: str, choices, option: str) -> list[str]:
     """Comma-separated names, checked against `choices`."""
     names = [n.strip() for n in text.split(",") if n.strip()]
@@ -218,6 +233,7 @@ def reproduce(
     labels: Labels = None,
     protocol: ProtocolOption = Protocol.paper,
     folds: Folds = 10,
+    val_speakers: ValSpeakers = None,
     recipe: RecipeName = "emovit",
     models: Optional[str] = typer.Option(None, help="Which of teacher,student,plain to train (the student learns "
                                                     "from the teacher; paper: all three)."),
@@ -275,11 +291,12 @@ def reproduce(
         distributed.init_from_env(torch.device(_device(device)), distribute)
     except ValueError as e:
         _fail(str(e))
+    _check_val_speakers(protocol, val_speakers)
     utterances, left_out = _corpus_set(corpus, root, labels)
     _check_folds(protocol, folds, utterances)
     try:
         run(utterances, protocol.value, out, settings, cache, torch.device(_device(device)), progress=not quiet,
-            left_out=left_out, folds=folds)
+            left_out=left_out, folds=folds, val_speakers=val_speakers)
     except (ResumeError, ValueError) as e:
         _fail(str(e))
     if distributed.is_main():
@@ -294,6 +311,7 @@ def compare(
     labels: Labels = None,
     protocol: ProtocolOption = Protocol.paper,
     folds: Folds = 10,
+    val_speakers: ValSpeakers = None,
     models: str = typer.Option("student,teacher,ast,septr", help="Comma-separated networks (see `emovit profile`), "
                                "'plain' (the student, CE only) and/or 'opensmile' (the openSMILE + SVM baseline). "
                                "'student' and 'student-16x16' learn by knowledge transfer from "
@@ -342,11 +360,13 @@ def compare(
         distributed.init_from_env(torch.device(_device(device)), distribute)
     except ValueError as e:
         _fail(str(e))
+    _check_val_speakers(protocol, val_speakers)
     utterances, left_out = _corpus_set(corpus, root, labels)
     _check_folds(protocol, folds, utterances)
     try:
         run(utterances, protocol.value, names, out, settings, cache, torch.device(_device(device)), progress=not quiet,
-            checkpoint=ast_checkpoint, time_runs=time_runs, threads=threads, folds=folds, left_out=left_out)
+            checkpoint=ast_checkpoint, time_runs=time_runs, threads=threads, folds=folds, left_out=left_out,
+            val_speakers=val_speakers)
     except (CompareError, ResumeError, ValueError) as e:
         _fail(str(e))
     if distributed.is_main():

@@ -80,7 +80,7 @@ def compare_jobs(names: list[str], num_classes: int, checkpoint: str | Path | No
 def compare(utterances: list[Utterance], protocol: str, names: list[str], run_dir: str | Path, recipe: Recipe,
             cache_dir: str | Path | None, device: torch.device, progress: bool = True,
             checkpoint: str | Path | None = None, time_runs: int = 10, threads: int = 1, folds: int = 10,
-            left_out: dict[str, int] | None = None) -> dict:
+            left_out: dict[str, int] | None = None, val_speakers: int | None = None) -> dict:
     """Train and test `names` on the splits of `protocol`; write RUN/results.{json,md}.
     `left_out` (label -> utterances outside --labels) is recorded in config.json, as reproduce does.
 
@@ -95,8 +95,10 @@ def compare(utterances: list[Utterance], protocol: str, names: list[str], run_di
                 "descriptions": {job.name: MODELS[job.name][0] for job in jobs if job.name in MODELS}}
     if protocol == "kfold":
         settings["kfold_folds"] = folds
+    if val_speakers is not None:
+        settings["val_speakers"] = val_speakers
     baseline = (recipe.baseline or "ComParE_2016") if BASELINE in names else None
     return run_protocol(utterances, protocol, lambda n: compare_jobs(names, n, checkpoint), run_dir,
                         replace(recipe, baseline=baseline), cache_dir, device,
                         settings=settings, progress=progress, folds=folds, time_runs=time_runs, threads=threads,
-                        left_out=left_out)
+                        left_out=left_out, val_speakers=val_speakers)

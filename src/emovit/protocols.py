@@ -178,16 +178,21 @@ def _val_from_train(train: list[Utterance], n_corpus_speakers: int, seed: int, v
                 f"{val_fraction:.0%} of training utterances, so it shares speakers with train")
         return keep, val, note
     n = n_val_speakers if n_val_speakers is not None else max(1, round(val_fraction * len(speakers)))
-    n = min(n, len(speakers) - 1)
+    if n >= len(speakers):
+        corpora = ", ".join(sorted({u.corpus for u in train}))
+        raise ValueError(f"{n} validation speaker(s) would leave no training speaker: {corpora} has "
+                         f"{len(speakers)} outside the test part")
     val_spk = set(_pick_speakers(speakers, _speaker_sex(train), n, rng))
     return [u for u in train if u.speaker not in val_spk], [u for u in train if u.speaker in val_spk], ""
 
 
 def make_split(utterances: list[Utterance], protocol: str, seed: int = 0, test_fraction: float = 0.2,
-               val_fraction: float = 0.1, views: int = 4) -> Split:
+               val_fraction: float = 0.1, views: int = 4, val_speakers: int | None = None) -> Split:
     """Split for ``paper``, ``paper-leaky`` or ``speaker``; use :func:`loso_folds` for ``loso``.
 
-    ``speaker`` on several corpora holds out about ``test_fraction`` of each corpus's speakers.
+    ``speaker`` on several corpora holds out about ``test_fraction`` of each corpus's speakers, and
+    validates on ``val_speakers`` of each corpus's training speakers (default: ``val_fraction`` of
+    them, at least one; a corpus with too few speakers validates on utterances).
 
     ``views`` is the number of copies per training utterance (original + augmentations); for
     ``paper-leaky`` it is the number of copies made before the split.
@@ -219,8 +224,8 @@ def make_split(utterances: list[Utterance], protocol: str, seed: int = 0, test_f
 
     corpora = sorted({u.corpus for u in utts})
     if len(corpora) > 1:  # hold out speakers of every corpus, so each one is tested on new voices
-        per_corpus = [make_split([u for u in utts if u.corpus == c], "speaker", seed, test_fraction, val_fraction, views)
-                      for c in corpora]
+        per_corpus = [make_split([u for u in utts if u.corpus == c], "speaker", seed, test_fraction, val_fraction, views,
+                                 val_speakers) for c in corpora]
         note = "; ".join(f"{c}: {s.val_note}" for c, s in zip(corpora, per_corpus) if s.val_note)
         return Split(protocol, seed, None, *(_sorted(u for s in per_corpus for u in s.part(p)) for p in PARTS),
                      views=views, val_note=note)
@@ -232,17 +237,17 @@ def make_split(utterances: list[Utterance], protocol: str, seed: int = 0, test_f
     test_spk = set(_pick_speakers(speakers, _speaker_sex(utts), n_test, rng))
     train = [u for u in utts if u.speaker not in test_spk]
     test = [u for u in utts if u.speaker in test_spk]
-    train, val, note = _val_from_train(train, len(speakers), seed, val_fraction, rng, None)
+    train, val, note = _val_from_train(train, len(speakers), seed, val_fraction, rng, val_speakers)
     return Split(protocol, seed, None, train, val, test, views=views, val_note=note)
 
 
 def loso_folds(utterances: list[Utterance], seed: int = 0, val_fraction: float = 0.1,
-               group_size: int | None = None, views: int = 4) -> list[Split]:
+               group_size: int | None = None, views: int = 4, val_speakers: int = 1) -> list[Split]:
     """Leave-one-speaker(-group)-out folds, speakers in natural order, one fold per group.
 
     ``group_size`` defaults to 4 for the 24-actor RAVDESS (the usual 6 folds; consecutive actors
-    alternate male/female, so each group is balanced) and 1 otherwise. Validation is one
-    training speaker chosen by seed, or utterance-level when too few speakers remain.
+    alternate male/female, so each group is balanced) and 1 otherwise. Validation is
+    ``val_speakers`` training speakers chosen by seed, or utterance-level when too few speakers remain.
     """
     if not utterances:
         raise ValueError("no utterances to split")
@@ -262,7 +267,7 @@ def loso_folds(utterances: list[Utterance], seed: int = 0, val_fraction: float =
         rng = random.Random(f"loso:{seed}:{name}")
         train = [u for u in utts if u.speaker not in group]
         test = [u for u in utts if u.speaker in group]
-        train, val, note = _val_from_train(train, len(speakers), seed, val_fraction, rng, 1)
+        train, val, note = _val_from_train(train, len(speakers), seed, val_fraction, rng, val_speakers)
         folds.append(Split("loso", seed, name, train, val, test, views=views, val_note=note))
     return folds
 
@@ -382,7 +387,7 @@ def _emobox_key(u: Utterance) -> str:
 
 
 def emobox_folds(utterances: list[Utterance], table: str | Path | None = None, seed: int = 0,
-                 val_fraction: float = 0.1, views: int = 4) -> EmoboxFolds:
+                 val_fraction: float = 0.1, views: int = 4, val_speakers: int | None = None) -> EmoboxFolds:
     """The EmoBox benchmark's published test folds for one corpus (protocol ``emobox``).
 
     ``table`` is a CSV with columns ``corpus,utterance,test_fold,emobox_label`` (default: the
@@ -395,9 +400,9 @@ def emobox_folds(utterances: list[Utterance], table: str | Path | None = None, s
     ``val_note``): when the fold's test speakers also appear in training (EmoDB), a stratified
     ``val_fraction`` of the training utterances; when they are held out (SAVEE, RAVDESS), by
     speaker with the ``speaker``/``loso`` rule (:func:`_val_from_train`): RAVDESS holds out
-    round(``val_fraction`` x 20 training actors) = 2 actors at the default, one male and one
-    female, chosen by seed; SAVEE has too few speakers and falls back to a stratified fraction of
-    training utterances.
+    ``val_speakers`` actors, by default round(``val_fraction`` x 20 training actors) = 2, half male
+    and half female, chosen by seed; SAVEE has too few speakers and falls back to a stratified
+    fraction of training utterances.
 
     Refused (ValueError), never a silent partial protocol: a corpus the table has no folds for;
     several corpora at once; a table label that disagrees with the utterance's label; two given
@@ -473,7 +478,7 @@ def emobox_folds(utterances: list[Utterance], table: str | Path | None = None, s
         else:  # test speakers held out: validate on held-out training speakers where there are enough
             rng = random.Random(f"emobox:{seed}:{corpus}:{name}")
             train, val, note = _val_from_train(train, n_speakers, _fold_seed("emobox", seed, f"{corpus}:{name}"),
-                                               val_fraction, rng, None)
+                                               val_fraction, rng, val_speakers)
             if val and note:
                 note = f"test speakers held out, but {note}"
             elif val:
@@ -490,20 +495,23 @@ FOLD_PROTOCOLS = ("loso", "kfold", "emobox")  # several test folds, pooled
 
 
 def protocol_splits(utterances: list[Utterance], protocol: str, seed: int = 0, views: int = 4,
-                    folds: int = 10) -> tuple[list[Split], dict]:
+                    folds: int = 10, val_speakers: int | None = None) -> tuple[list[Split], dict]:
     """The splits of `protocol` (one for paper, paper-leaky and speaker; the folds of loso, kfold with
     `folds` folds, and emobox) and what the protocol reports about the corpus: for emobox, the
-    utterances its table has no row for (`emobox_left_out`)."""
+    utterances its table has no row for (`emobox_left_out`). `val_speakers` (None: each protocol's
+    default) is how many training speakers of a corpus validate where validation is by speaker."""
+    if val_speakers is not None and val_speakers < 1:
+        raise ValueError(f"val_speakers must be at least 1, not {val_speakers}")
     if protocol == "loso":
-        return loso_folds(utterances, seed=seed, views=views), {}
+        return loso_folds(utterances, seed=seed, views=views, val_speakers=val_speakers or 1), {}
     if protocol == "kfold":
         return kfold_folds(utterances, k=folds, seed=seed, views=views), {"kfold_folds": folds}
     if protocol == "emobox":
-        result = emobox_folds(utterances, seed=seed, views=views)
+        result = emobox_folds(utterances, seed=seed, views=views, val_speakers=val_speakers)
         found = result.report()
         return list(result), {"emobox_left_out": found["left_out"],
                               "emobox_labels_not_required": found["labels_not_required"]}
-    return [make_split(utterances, protocol, seed=seed, views=views)], {}
+    return [make_split(utterances, protocol, seed=seed, views=views, val_speakers=val_speakers)], {}
 
 
 def leakage_audit(split: Split) -> dict:

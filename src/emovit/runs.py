@@ -309,11 +309,13 @@ def run_split(split: Split, labels: list[str], jobs: list[Job], run_dir: Path, r
 def run_protocol(utterances: list[Utterance], protocol: str, jobs_for: Callable[[int], list[Job]], run_dir: str | Path,
                  recipe: Recipe, cache_dir: str | Path | None, device: torch.device, *, settings: dict,
                  progress: bool = True, folds: int = 10, time_runs: int = 0, threads: int = 1,
-                 left_out: dict[str, int] | None = None) -> dict:
+                 left_out: dict[str, int] | None = None, val_speakers: int | None = None) -> dict:
     """Run the jobs under `protocol`: one split, or every fold (resumable fold by fold, spread over
     processes under torchrun --distribute folds) pooled into mean +- std and one confusion.
 
-    `settings` are what a resumed run must share with the one in `run_dir` (ResumeError otherwise);
+    `val_speakers` (None: the protocol's default) is how many training speakers of a corpus validate where
+    validation is by speaker. `settings` are what a resumed run must share with the one in `run_dir`
+    (ResumeError otherwise);
     `left_out` (label -> count of utterances not trained on) is recorded in config.json."""
     run_dir = Path(run_dir)
     cache_dir = Path(cache_dir) if cache_dir else None
@@ -321,7 +323,7 @@ def run_protocol(utterances: list[Utterance], protocol: str, jobs_for: Callable[
     labels = sorted({u.label for u in utterances})
     recipe = _without_missing_baseline(recipe)
     splits, protocol_report = protocol_splits(utterances, protocol, seed=recipe.seed, views=recipe.augment.views,
-                                              folds=folds)
+                                              folds=folds, val_speakers=val_speakers)
     config = {**json.loads(json.dumps(settings)), "labels": labels, "machine": machine(),
               "n_utterances": len(utterances), "corpora": sorted({u.corpus for u in utterances}),
               "utterances_per_corpus": dict(sorted(Counter(u.corpus for u in utterances).items())),
