@@ -102,9 +102,11 @@ def planned(args) -> list[tuple[str, str, list[str]]]:
         for split in args.splits.split(","):
             protocol, seed = split.split(":")
             out = args.out / f"v{i}-{protocol}-s{seed}"
+            validation = ["--val-speakers", str(args.val_speakers)] if args.val_speakers else []
             runs.append((variant, split, ["reproduce", "--recipe", str(recipe), "--corpus", args.corpus, "--root",
                                           str(args.root), "--protocol", protocol, "--seed", seed, "--models", "plain",
-                                          "--baseline", "none", "--device", "cpu", "--quiet", "--out", str(out)]))
+                                          *validation, "--baseline", "none", "--device", "cpu", "--quiet",
+                                          "--out", str(out)]))
     return runs
 
 
@@ -153,6 +155,8 @@ def main() -> int:
     parser.add_argument("--recipe", default="emovit", help="The base recipe (a name or a .toml file).")
     parser.add_argument("--splits", default="paper:0,paper:1,speaker:0", help="protocol:seed,...")
     parser.add_argument("--variants", default="", help="Indices of VARIANTS to run (default: all).")
+    parser.add_argument("--val-speakers", type=int, help="Validation speakers of each split (emovit reproduce "
+                                                         "--val-speakers; default: the protocol's).")
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--table-only", action="store_true", help="Only write the table of finished runs.")
     args = parser.parse_args()
