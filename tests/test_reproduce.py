@@ -56,6 +56,27 @@ def test_augmented_views_only_in_training(run):
     assert test_paths.isdisjoint({r["path"] for r in rows if r["part"] == "train"})
 
 
+def test_logit_distillation_set_for_the_student_applies_to_its_stage_3_not_its_matching_stage(corpus, tmp_path):
+    """per_model.student.kd_weight, as check_stage's refusal tells a user to set it: the student's two stages
+    share the student's settings, and the matching stage (no labels, no logits) runs without it."""
+    from emovit.runs import stage_settings
+
+    utterances = index_corpus("emodb", corpus).utterances
+    recipe = Recipe(stage=StageConfig(epochs=1, checkpoint_every=0), baseline=None, augment=AugmentConfig(views=1),
+                    models=("teacher", "student"), per_model={"student": {"kd_weight": 1.0, "kd_temperature": 2.0}})
+    assert stage_settings(recipe, "student", "match").kd_weight == 0.0
+    assert stage_settings(recipe, "student", "student").kd_weight == 1.0
+    assert stage_settings(recipe, "teacher", "teacher").kd_weight == 0.0
+    results = reproduce(utterances, "paper", tmp_path, recipe, tmp_path / "cache", torch.device("cpu"), progress=False)
+    assert set(results["models"]) == {"teacher", "student"}
+    assert (tmp_path / "match" / "final.pt").exists() and (tmp_path / "student" / "final.pt").exists()
+    everywhere = Recipe(stage=StageConfig(epochs=1, checkpoint_every=0, kd_weight=1.0), baseline=None,
+                        augment=AugmentConfig(views=1), models=("teacher",))
+    with pytest.raises(ValueError, match="per_model.student"):  # the teacher has no teacher to distil
+        reproduce(utterances, "paper", tmp_path / "t", everywhere, tmp_path / "cache", torch.device("cpu"),
+                  progress=False)
+
+
 def test_rerun_resumes_finished_stages_without_training(run):
     out, results, recipe, utterances = run
     stamps = {s: (out / s / "final.pt").stat().st_mtime_ns for s in ("teacher", "match", "student", "plain")}

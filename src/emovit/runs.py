@@ -43,7 +43,7 @@ from .progress import report
 from .protocols import Split, leakage_audit, protocol_splits, write_split
 from .report import results_markdown
 from .results import ModelResult, as_dicts, as_results, pool_folds
-from .stages import StageData, infer, run_stage, seed_everything, teacher_features, teacher_outputs
+from .stages import STAGE_LOSSES, StageData, infer, run_stage, seed_everything, teacher_features, teacher_outputs
 from .views import build_images
 from .warm_start import matches, warm_start
 
@@ -222,11 +222,19 @@ def train_jobs(jobs: list[Job], prepared: dict[str, SplitData], labels: list[str
         elif pretrained is not None:
             report(f"[{job.name}] trains from scratch: its network is not {recipe.init_from}'s", progress)
         for stage, folder in job.stages:
-            summaries[folder] = run_stage(stage, model, data, recipe.stage_for(job.name), run_dir / folder, labels,
-                                          device, precision, progress, seed=recipe.seed)
+            summaries[folder] = run_stage(stage, model, data, stage_settings(recipe, job.name, stage), run_dir / folder,
+                                          labels, device, precision, progress, seed=recipe.seed)
             summaries[folder]["init_from"] = recipe.init_from if warm else None
         trained[job.name] = model
     return trained, summaries
+
+
+def stage_settings(recipe: Recipe, model: str, stage: str):
+    """The settings of one of `model`'s stages: the recipe's, with `model`'s per_model overrides. The
+    student's matching stage leaves out kd_weight: it distils the teacher's logits in the stage after it
+    (per_model.student sets it for both of the student's stages)."""
+    settings = recipe.stage_for(model)
+    return replace(settings, kd_weight=0.0) if STAGE_LOSSES[stage] == "l1" else settings
 
 
 def evaluate_jobs(jobs: list[Job], trained: dict, summaries: dict, prepared: dict[str, SplitData], split: Split,
