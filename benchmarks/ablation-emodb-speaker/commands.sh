@@ -40,3 +40,9 @@ done; done
     --splits speaker:0,speaker:1,speaker:2 --variants 0,1,2,10,11,13,14,15,16,17,18,19,20,21,22 --table-only   # ablation.md
 .venv/bin/python scripts/ablate_recipe.py --out runs/ablation-paper --recipe paper-e20 --corpus emodb \
     --root ../shared/data/emodb --splits speaker:0,speaker:1,speaker:2 --variants 0,18,23,24,25 --table-only   # paper-e20/ablation.md
+# the same two recipes (paper-e20 alone, 0; with random crops, 23) with two validation speakers a split, not one
+.venv/bin/python scripts/ablate_recipe.py --out runs/ablation-paper-val2 --recipe paper-e20 --corpus emodb \
+    --root ../shared/data/emodb --splits speaker:0,speaker:1,speaker:2 --variants 0,23 --val-speakers 2 --parallel 1
+for v in v0 v23; do for s in 0 1 2; do
+  .venv/bin/emovit evaluate runs/ablation-paper-val2/$v-speaker-s$s --model plain --precision fp32
+done; done
