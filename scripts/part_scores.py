@@ -13,25 +13,14 @@ part moved.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
 
-from sklearn.metrics import accuracy_score, balanced_accuracy_score
-
 from emovit.audio import AudioError
 from emovit.inference import Recognizer
-
-
-def part_clips(run: Path, part: str) -> list[dict]:
-    """The original clips (view 0) of `part` in RUN/split.csv."""
-    with open(run / "split.csv", newline="") as f:
-        return [row for row in csv.DictReader(f) if row["part"] == part and row["view"] in ("", "0")]
-
-
-def scores(truth: list[str], predicted: list[str]) -> dict:
-    return {"n": len(truth), "wa": accuracy_score(truth, predicted), "ua": balanced_accuracy_score(truth, predicted)}
+from emovit.metrics import classification_report, per_group_reports
+from emovit.protocols import read_split
 
 
 def main() -> int:
@@ -41,24 +30,30 @@ def main() -> int:
                         help="NAME for RUN/models/NAME.pt, or a model file trained on the same split")
     parser.add_argument("--part", default="val", choices=("train", "val", "test"))
     args = parser.parse_args()
-    clips = part_clips(args.run, args.part)
+    split = read_split(args.run / "split.csv")
+    clips = split.originals(args.part)
     if not clips:
         parser.error(f"{args.run / 'split.csv'} has no {args.part} clips")
     model = Path(args.model) if args.model.endswith(".pt") else args.run / "models" / f"{args.model}.pt"
     recognizer = Recognizer.load(model, precision="fp32")
+    unknown = sorted({u.label for u in clips} - set(recognizer.labels))
+    if unknown:
+        parser.error(f"{model} has no class {', '.join(unknown)}: it was not trained on this split")
     recognizer.long_input = "first"  # as the run's own test read it
-    predictions = recognizer.predict_batch([c["path"] for c in clips])
-    failed = [(c["path"], p) for c, p in zip(clips, predictions) if isinstance(p, AudioError)]
-    for path, error in failed:
-        print(f"{path}: {error}", file=sys.stderr)
-    scored = [(c, p.label) for c, p in zip(clips, predictions) if not isinstance(p, AudioError)]
-    result = {"run": str(args.run), "model": str(model), "part": args.part, "failed": len(failed),
-              "note": clips[0].get("val_note", "") if args.part == "val" else "",
-              "all": scores([c["label"] for c, _ in scored], [p for _, p in scored]), "corpora": {}}
-    for corpus in sorted({c["corpus"] for c, _ in scored}):
-        rows = [(c, p) for c, p in scored if c["corpus"] == corpus]
-        result["corpora"][corpus] = {**scores([c["label"] for c, _ in rows], [p for _, p in rows]),
-                                     "speakers": sorted({c["speaker"] for c, _ in rows})}
+    predictions = recognizer.predict_batch([u.path for u in clips])
+    for u, p in zip(clips, predictions):
+        if isinstance(p, AudioError):
+            print(f"{u.path}: {p}", file=sys.stderr)
+    scored = [(u, recognizer.labels.index(p.label)) for u, p in zip(clips, predictions) if not isinstance(p, AudioError)]
+    truth = [recognizer.labels.index(u.label) for u, _ in scored]
+    predicted = [p for _, p in scored]
+    corpora = [u.corpus for u, _ in scored]
+    result = {"run": str(args.run), "model": str(model), "part": args.part, "failed": len(clips) - len(scored),
+              "note": split.val_note if args.part == "val" else "",
+              "all": classification_report(truth, predicted, recognizer.labels),
+              "corpora": per_group_reports(truth, predicted, corpora, recognizer.labels)}
+    for corpus, report in result["corpora"].items():
+        report["speakers"] = sorted({u.speaker for u, _ in scored if u.corpus == corpus})
     print(json.dumps(result, indent=1))
     return 0
 
