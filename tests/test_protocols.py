@@ -110,6 +110,8 @@ def test_val_speakers_sets_how_many_training_speakers_validate():
         make_split(utts, "speaker", seed=1, val_speakers=8)  # 10 speakers, 2 tested: 8 outside test
     with pytest.raises(ValueError, match="at least 1"):
         protocol_splits(utts, "speaker", val_speakers=0)
+    with pytest.raises(ValueError, match="not on speakers"):  # validation there is a fraction of utterances
+        protocol_splits(utts, "kfold", val_speakers=2)
     few = make_split(synthetic(n_speakers=4), "speaker", seed=0, val_speakers=2)  # too few: by utterance still
     assert few.val_note and {u.speaker for u in few.val} <= {u.speaker for u in few.train}
 

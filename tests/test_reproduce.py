@@ -185,6 +185,8 @@ def test_cli_validates_on_as_many_speakers_as_asked_and_refuses_it_where_validat
     assert saved["config"]["val_speakers"] == 2
     other = CliRunner().invoke(app, base + ["--val-speakers", "1"])
     assert other.exit_code == 2 and "other settings" in other.output
+    default = CliRunner().invoke(app, base)  # the protocol's default is another split too
+    assert default.exit_code == 2 and "other settings" in default.output
     too_many = CliRunner().invoke(app, base[:-1] + [str(tmp_path / "r2"), "--val-speakers", "4"])
     assert too_many.exit_code == 2 and "leave no training speaker" in too_many.output
     zero = CliRunner().invoke(app, base + ["--val-speakers", "0"])

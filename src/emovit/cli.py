@@ -159,17 +159,6 @@ def _check_folds(protocol: Protocol, folds: int, utterances) -> None:
               f"the smallest class, {smallest}, has {count} utterances)")
 
 
-def _check_val_speakers(protocol: Protocol, val_speakers: int | None) -> None:
-    """--val-speakers is refused below 1, and where validation is a fraction of utterances, with the reason."""
-    if val_speakers is None:
-        return
-    if val_speakers < 1:
-        _fail(f"--val-speakers {val_speakers}: at least 1 speaker validates")
-    if protocol.value in ("paper", "paper-leaky", "kfold"):
-        _fail(f"--val-speakers: protocol {protocol.value} validates on a stratified fraction of the training "
-              "utterances, not on speakers (use speaker, loso or emobox)")
-
-
 def _names(text: str, choices, option: str) -> list[str]:
     """Comma-separated names, checked against `choices`."""
     names = [n.strip() for n in text.split(",") if n.strip()]
@@ -291,7 +280,6 @@ def reproduce(
         distributed.init_from_env(torch.device(_device(device)), distribute)
     except ValueError as e:
         _fail(str(e))
-    _check_val_speakers(protocol, val_speakers)
     utterances, left_out = _corpus_set(corpus, root, labels)
     _check_folds(protocol, folds, utterances)
     try:
@@ -360,7 +348,6 @@ def compare(
         distributed.init_from_env(torch.device(_device(device)), distribute)
     except ValueError as e:
         _fail(str(e))
-    _check_val_speakers(protocol, val_speakers)
     utterances, left_out = _corpus_set(corpus, root, labels)
     _check_folds(protocol, folds, utterances)
     try:

@@ -93,10 +93,6 @@ def compare(utterances: list[Utterance], protocol: str, names: list[str], run_di
     settings = {"command": "compare", "protocol": protocol, "models": list(names), "recipe": recipe_settings,
                 "ast_checkpoint": str(checkpoint) if checkpoint else None,
                 "descriptions": {job.name: MODELS[job.name][0] for job in jobs if job.name in MODELS}}
-    if protocol == "kfold":
-        settings["kfold_folds"] = folds
-    if val_speakers is not None:
-        settings["val_speakers"] = val_speakers
     baseline = (recipe.baseline or "ComParE_2016") if BASELINE in names else None
     return run_protocol(utterances, protocol, lambda n: compare_jobs(names, n, checkpoint), run_dir,
                         replace(recipe, baseline=baseline), cache_dir, device,

@@ -502,6 +502,9 @@ def protocol_splits(utterances: list[Utterance], protocol: str, seed: int = 0, v
     default) is how many training speakers of a corpus validate where validation is by speaker."""
     if val_speakers is not None and val_speakers < 1:
         raise ValueError(f"val_speakers must be at least 1, not {val_speakers}")
+    if val_speakers is not None and protocol in ("paper", "paper-leaky", "kfold"):
+        raise ValueError(f"val_speakers: protocol {protocol} validates on a stratified fraction of the training "
+                         "utterances, not on speakers (use speaker, loso or emobox)")
     if protocol == "loso":
         return loso_folds(utterances, seed=seed, views=views, val_speakers=val_speakers or 1), {}
     if protocol == "kfold":

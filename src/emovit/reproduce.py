@@ -54,10 +54,6 @@ def reproduce(utterances: list[Utterance], protocol: str, run_dir: str | Path, r
     run with the same settings and refuses one with others (config.ResumeError)."""
     settings = {"command": "reproduce", "protocol": protocol, "recipe": recipe.to_dict(),
                 "corpora": sorted({u.corpus for u in utterances}), "labels": sorted({u.label for u in utterances})}
-    if protocol == "kfold":
-        settings["kfold_folds"] = folds
-    if val_speakers is not None:
-        settings["val_speakers"] = val_speakers
     return run_protocol(utterances, protocol, lambda n: paper_jobs(n, recipe), run_dir, recipe, cache_dir, device,
                         settings=settings, progress=progress, folds=folds, left_out=left_out,
                         val_speakers=val_speakers)

@@ -321,17 +321,18 @@ def run_protocol(utterances: list[Utterance], protocol: str, jobs_for: Callable[
     """Run the jobs under `protocol`: one split, or every fold (resumable fold by fold, spread over
     processes under torchrun --distribute folds) pooled into mean +- std and one confusion.
 
-    `val_speakers` (None: the protocol's default) is how many training speakers of a corpus validate where
-    validation is by speaker. `settings` are what a resumed run must share with the one in `run_dir`
-    (ResumeError otherwise);
-    `left_out` (label -> count of utterances not trained on) is recorded in config.json."""
+    `folds` (kfold) and `val_speakers` (None: the protocol's default; how many training speakers of a
+    corpus validate where validation is by speaker) shape the splits. They and `settings` are what a
+    resumed run must share with the one in `run_dir` (ResumeError otherwise); `left_out` (label -> count
+    of utterances not trained on) is recorded in config.json."""
     run_dir = Path(run_dir)
     cache_dir = Path(cache_dir) if cache_dir else None
+    splits, protocol_report = protocol_splits(utterances, protocol, seed=recipe.seed, views=recipe.augment.views,
+                                              folds=folds, val_speakers=val_speakers)
+    settings = {**settings, **({"kfold_folds": folds} if protocol == "kfold" else {}), "val_speakers": val_speakers}
     check_resume(run_dir, settings)
     labels = sorted({u.label for u in utterances})
     recipe = _without_missing_baseline(recipe)
-    splits, protocol_report = protocol_splits(utterances, protocol, seed=recipe.seed, views=recipe.augment.views,
-                                              folds=folds, val_speakers=val_speakers)
     config = {**json.loads(json.dumps(settings)), "labels": labels, "machine": machine(),
               "n_utterances": len(utterances), "corpora": sorted({u.corpus for u in utterances}),
               "utterances_per_corpus": dict(sorted(Counter(u.corpus for u in utterances).items())),
