@@ -50,6 +50,10 @@ def _cell(score) -> str:
     return f"{score['mean']:.3f} ± {score['std']:.3f}"
 
 
+def _same_scores(model: dict, other: dict | None) -> bool:
+    return other is not None and all(model[k] == other[k] for k in ("wa", "ua", "pooled"))
+
+
 def validation(run: Path, name: str) -> tuple[float, float] | None:
     """Mean and std over the folds of `name`'s validation UA at the epoch each fold kept: the score a row
     may be chosen by (the test folds may not). Reads each fold's history, as a run writes it
@@ -82,8 +86,9 @@ def table(runs: Path, corpus: str, protocol: str, profile: dict) -> str | None:
              "|---|---|---|---|---|---|---|---|"]
     for (group, name), title, size_of in ROWS:
         m = results.get(group, {}).get("models", {}).get(name)
-        if m is None:
-            continue
+        if m is None or (group, name) == ("svm", "opensmile") and _same_scores(
+                m, results.get("emovit", {}).get("models", {}).get("opensmile")):
+            continue  # the svm group on folds where the emovit group's SVM already scored the same
         title = title or TIMNET_TITLES[raw_mfccs]
         size = profile.get(size_of, {}) if size_of else {}
         epochs = "+".join(str(v) for v in m.get("epochs", {}).values()) or "—"

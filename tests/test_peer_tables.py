@@ -88,3 +88,14 @@ def test_logit_distillation_is_a_row_beside_the_papers_knowledge_transfer(tmp_pa
                           "recipe `paper-e20`)"]
     assert "| 0.770 ± 0.010 |" in rows[1]
     assert sum(t.startswith("| teacher") for t in titles) == 1  # the kd group's teacher is the paper group's
+
+
+def test_the_svm_group_is_one_row_with_the_emovit_groups_svm_when_they_scored_the_same(tmp_path):
+    _run(tmp_path, "savee-kfold-emovit", {"plain": 0.6, "timnet": 0.7, "opensmile": 0.72})
+    _run(tmp_path, "savee-kfold-svm", {"opensmile": 0.72})
+    svm_rows = lambda: [line for line in peer_tables.table(tmp_path, "savee", "kfold", {}).splitlines()
+                        if line.startswith("| openSMILE")]
+    assert len(svm_rows()) == 1
+    _run(tmp_path / "other", "savee-kfold-svm", {"opensmile": 0.70})  # a differing SVM run is not hidden
+    (tmp_path / "savee-kfold-svm" / "results.json").write_text((tmp_path / "other" / "savee-kfold-svm" / "results.json").read_text())
+    assert [r.split(" | ")[1] for r in svm_rows()] == ["0.720 ± 0.010", "0.700 ± 0.010"]
