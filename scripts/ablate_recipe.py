@@ -61,6 +61,8 @@ VARIANTS = {
     "+ repeat padding (a clip shorter than 4 s repeated until the frame is full, in training and at test)": {
         "frontend.pad": "repeat"},
     "+ random crops of 0.5-4 s on a quarter of the clips": {"stage.crop_prob": 0.25, "stage.crop_min_frames": 16},
+    "warm start (as above) + random crops of 0.5-4 s on half the clips": {
+        "init_from": "runs/pretrain-savee-ravdess/models/plain.pt", "stage.crop_prob": 0.5, "stage.crop_min_frames": 16},
 }
 
 

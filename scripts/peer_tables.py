@@ -24,6 +24,8 @@ ROWS = [
      "student-stem"),
     (("warm", "plain"), "emovit student pre-trained on the two other corpora, then recipe `emovit` (CE only)",
      "student"),
+    (("paper-warm", "plain"), "student pre-trained on the two other corpora, then recipe `paper-e20` (CE only)",
+     "student"),
     (("paper", "student"), "student with knowledge transfer (recipe `paper-e20`)", "student"),
     (("paper-kd", "student"), "student with knowledge transfer, feature L1 + logit distillation "
                               "(KL at T 4, weight 1; recipe `paper-e20`)", "student"),
@@ -71,7 +73,7 @@ def validation(run: Path, name: str) -> tuple[float, float] | None:
 
 def table(runs: Path, corpus: str, protocol: str, profile: dict) -> str | None:
     results, raw_mfccs = {}, False
-    for group in ("emovit", "stem", "warm", "paper", "paper-kd", "paper-plain", "timnet-raw", "svm"):
+    for group in ("emovit", "stem", "warm", "paper-warm", "paper", "paper-kd", "paper-plain", "timnet-raw", "svm"):
         path = runs / f"{corpus}-{protocol}-{group}" / "results.json"
         if path.exists():
             results[group] = json.loads(path.read_text())

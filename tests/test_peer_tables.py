@@ -99,3 +99,12 @@ def test_the_svm_group_is_one_row_with_the_emovit_groups_svm_when_they_scored_th
     _run(tmp_path / "other", "savee-kfold-svm", {"opensmile": 0.70})  # a differing SVM run is not hidden
     (tmp_path / "savee-kfold-svm" / "results.json").write_text((tmp_path / "other" / "savee-kfold-svm" / "results.json").read_text())
     assert [r.split(" | ")[1] for r in svm_rows()] == ["0.720 ± 0.010", "0.700 ± 0.010"]
+
+
+def test_the_paper_recipe_warm_started_is_a_row_after_the_warm_started_recipe_emovit(tmp_path):
+    _run(tmp_path, "emodb-kfold-warm", {"plain": 0.80})
+    _run(tmp_path, "emodb-kfold-paper-warm", {"plain": 0.83})
+    text = peer_tables.table(tmp_path, "emodb", "kfold", {})
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert rows[1].startswith("| student pre-trained on the two other corpora, then recipe `paper-e20` (CE only) "
+                              "| 0.830 ± 0.010 |") and "paper-warm 10" in text

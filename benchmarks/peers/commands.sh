@@ -14,10 +14,11 @@
 #           paired with the emovit group's student on the same folds and seeds
 #   warm    the student with emovit's recipe started from one pre-trained on the two other corpora (the
 #           model file runs/pretrain-<others>/models/plain.pt, made by benchmarks/pretrain/commands.sh)
+#   paper-warm  the CE-only student with the paper's recipe (paper-e20) started from the same pre-trained student
 #   svm     openSMILE + SVM alone (the reference where the emovit group's TIM-Net is too costly, e.g. loso)
 # Two processes, one fold each at a time (torchrun --distribute folds), one thread each. Resumable:
 # run it again and finished folds are not trained again. From the repository root, ../shared beside it:
-#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper paper-plain paper-kd timnet-raw stem warm svm)
+#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper paper-plain paper-kd timnet-raw stem warm paper-warm svm)
 set -euo pipefail
 corpus=$1 protocol=$2 group=$3
 case $corpus in
@@ -33,11 +34,12 @@ case $group in
   timnet-raw) models=timnet recipe=emovit ;;
   stem) models=student-stem recipe=emovit ;;
   warm) models=plain recipe=emovit ;;
+  paper-warm) models=plain recipe=paper-e20 ;;
   svm) models=opensmile recipe=emovit ;;
-  *) echo "unknown group $group: emovit, paper, paper-plain, paper-kd, timnet-raw, stem, warm or svm" >&2; exit 2 ;;
+  *) echo "unknown group $group: emovit, paper, paper-plain, paper-kd, timnet-raw, stem, warm, paper-warm or svm" >&2; exit 2 ;;
 esac
 init=()
-if [ "$group" = warm ]; then
+if [ "$group" = warm ] || [ "$group" = paper-warm ]; then
   others=$(printf '%s\n' emodb savee ravdess | grep -vx "$corpus" | paste -sd- -)
   init=(--init-from "runs/pretrain-$others/models/plain.pt")
 fi
