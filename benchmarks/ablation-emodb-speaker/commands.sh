@@ -46,3 +46,17 @@ done; done
 for v in v0 v23; do for s in 0 1 2; do
   .venv/bin/emovit evaluate runs/ablation-paper-val2/$v-speaker-s$s --model plain --precision fp32
 done; done
+# with two validation speakers: the paper's recipe warm-started (18), warm-started with random crops (26);
+# recipe emovit alone (0) and warm-started (18)
+.venv/bin/python scripts/ablate_recipe.py --out runs/ablation-paper-val2 --recipe paper-e20 --corpus emodb \
+    --root ../shared/data/emodb --splits speaker:0,speaker:1,speaker:2 --variants 18,26 --val-speakers 2 --parallel 1
+.venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2-val2 --corpus emodb --root ../shared/data/emodb \
+    --splits speaker:0,speaker:1,speaker:2 --variants 0,18 --val-speakers 2 --parallel 2
+for s in 0 1 2; do
+  for v in v18 v26; do .venv/bin/emovit evaluate runs/ablation-paper-val2/$v-speaker-s$s --model plain --precision fp32; done
+  for v in v0 v18; do .venv/bin/emovit evaluate runs/ablation-si2-val2/$v-speaker-s$s --model plain --precision fp32; done
+done
+.venv/bin/python scripts/ablate_recipe.py --out runs/ablation-paper-val2 --recipe paper-e20 --corpus emodb \
+    --root ../shared/data/emodb --splits speaker:0,speaker:1,speaker:2 --variants 0,23,18,26 --val-speakers 2 --table-only   # paper-e20-val2/ablation.md
+.venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2-val2 --corpus emodb --root ../shared/data/emodb \
+    --splits speaker:0,speaker:1,speaker:2 --variants 0,18 --val-speakers 2 --table-only   # val2/ablation.md
