@@ -25,6 +25,9 @@ import numpy as np
 
 from emovit.config import load_recipe
 
+# the student pre-trained on SAVEE + RAVDESS (benchmarks/pretrain/commands.sh emodb), and recipe emovit's crops
+WARM_START = {"init_from": "runs/pretrain-savee-ravdess/models/plain.pt"}
+HALF_CROPS = {"stage.crop_prob": 0.5, "stage.crop_min_frames": 16}
 # variant -> recipe settings that replace the base recipe's ("stage.x" for stage settings)
 VARIANTS = {
     "recipe": {},
@@ -48,21 +51,17 @@ VARIANTS = {
                                                                         "augment.noise_snr_db": [5.0, 25.0]},
     "+ speaker-adversarial training (reversed gradient 0.3)": {"stage.speaker_adversarial": 0.3},
     "+ speaker-adversarial training (reversed gradient 1.0)": {"stage.speaker_adversarial": 1.0},
-    "warm start: pre-trained on SAVEE + RAVDESS (all 8 classes, their `paper` split), then this recipe": {
-        "init_from": "runs/pretrain-savee-ravdess/models/plain.pt"},
+    "warm start: pre-trained on SAVEE + RAVDESS (all 8 classes, their `paper` split), then this recipe": WARM_START,
     "+ frequency warp (mel axis scaled by 0.9-1.1 per image)": {"stage.freq_warp": 0.1},
     "+ frequency warp 0.96-1.04 (at the top bins about VTLP's 0.9-1.1 in Hz)": {"stage.freq_warp": 0.04},
-    "warm start, then a gentler fine-tuning (lr 1e-4, not 3e-4)": {
-        "init_from": "runs/pretrain-savee-ravdess/models/plain.pt", "stage.lr": 1e-4},
+    "warm start, then a gentler fine-tuning (lr 1e-4, not 3e-4)": {**WARM_START, "stage.lr": 1e-4},
     "+ a classical model's probabilities taught (logistic regression on the functionals, cross-fitted by speaker; weight 1)": {
         "stage.classical_kd_weight": 1.0},
-    "+ random crops of 0.5-4 s on half the clips (with --recipe paper-e20: the paper's recipe, robust to short input)": {
-        "stage.crop_prob": 0.5, "stage.crop_min_frames": 16},
+    "+ random crops of 0.5-4 s on half the clips (with --recipe paper-e20: the paper's recipe, robust to short input)": HALF_CROPS,
     "+ repeat padding (a clip shorter than 4 s repeated until the frame is full, in training and at test)": {
         "frontend.pad": "repeat"},
     "+ random crops of 0.5-4 s on a quarter of the clips": {"stage.crop_prob": 0.25, "stage.crop_min_frames": 16},
-    "warm start (as above) + random crops of 0.5-4 s on half the clips": {
-        "init_from": "runs/pretrain-savee-ravdess/models/plain.pt", "stage.crop_prob": 0.5, "stage.crop_min_frames": 16},
+    "warm start (as above) + random crops of 0.5-4 s on half the clips": {**WARM_START, **HALF_CROPS},
 }
 
 
