@@ -1,6 +1,7 @@
 """End to end on a tiny EmoDB-named fixture corpus: index -> split -> 3 stages -> results."""
 import csv
 import json
+import shutil
 
 import pytest
 import torch
@@ -9,7 +10,7 @@ from typer.testing import CliRunner
 from conftest import tone
 from emovit.cli import app
 from emovit.corpora import index_corpus
-from emovit.config import AugmentConfig, Recipe, StageConfig
+from emovit.config import AugmentConfig, Recipe, ResumeError, StageConfig
 from emovit.reproduce import reproduce
 
 import soundfile as sf
@@ -122,6 +123,34 @@ def test_loso_runs_every_fold_and_pools(corpus, tmp_path):
     assert "± " in (tmp_path / "results.md").read_text()
     for fold in results["folds"]:
         assert (tmp_path / "folds" / fold / "results.json").exists()
+
+
+def test_a_finished_fold_is_kept_from_its_results_alone(corpus, tmp_path):
+    """A fold whose results.json is there is not trained again, even with no model files beside it (a run
+    continued in another session from the fold results it kept); the other folds train as before, and a
+    results.json written for another split is refused."""
+    utterances = index_corpus("emodb", corpus).utterances
+    recipe = Recipe(stage=StageConfig(epochs=1, checkpoint_every=0), baseline=None, augment=AugmentConfig(views=1),
+                    models=("teacher",), precision="fp32")  # fp32: the folds trained again equal the first run's
+    first = reproduce(utterances, "loso", tmp_path / "first", recipe, tmp_path / "cache", torch.device("cpu"),
+                      progress=False)
+    kept, finished = tmp_path / "kept", first["folds"][:3]
+    (kept / "folds").mkdir(parents=True)
+    shutil.copy(tmp_path / "first" / "config.json", kept)
+    for fold in finished:
+        (kept / "folds" / fold).mkdir()
+        shutil.copy(tmp_path / "first" / "folds" / fold / "results.json", kept / "folds" / fold)
+    again = reproduce(utterances, "loso", kept, recipe, tmp_path / "cache", torch.device("cpu"), progress=False)
+    for fold in first["folds"]:
+        assert (kept / "folds" / fold / "teacher").exists() == (fold not in finished), fold
+    assert again["models"]["teacher"]["confusion"] == first["models"]["teacher"]["confusion"]
+    assert again["models"]["teacher"]["wa"]["folds"] == first["models"]["teacher"]["wa"]["folds"]
+
+    moved = json.loads((kept / "folds" / finished[0] / "results.json").read_text())
+    moved["split"]["sizes"]["test"] += 1
+    (kept / "folds" / finished[0] / "results.json").write_text(json.dumps(moved))
+    with pytest.raises(ResumeError, match="another split"):
+        reproduce(utterances, "loso", kept, recipe, tmp_path / "cache", torch.device("cpu"), progress=False)
 
 
 def test_paper_leaky_puts_augmented_copies_in_test(corpus, tmp_path):

@@ -19,8 +19,10 @@
 # Two processes, one fold each at a time (torchrun --distribute folds), one thread each. Resumable:
 # run it again and finished folds are not trained again. From the repository root, ../shared beside it:
 #   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper paper-plain paper-kd timnet-raw stem warm paper-warm svm)
+# A fourth word, `continue`, first copies the finished folds of the run kept in benchmarks/peers/ (by
+# scripts/keep_run.sh) into runs/peers/, so a run cut short in one session goes on in another from them.
 set -euo pipefail
-corpus=$1 protocol=$2 group=$3
+corpus=$1 protocol=$2 group=$3 mode=${4:-}
 case $corpus in
   emodb) root=../shared/data/emodb ;;
   savee) root=../shared/data/savee/ALL ;;
@@ -38,6 +40,18 @@ case $group in
   svm) models=opensmile recipe=emovit ;;
   *) echo "unknown group $group: emovit, paper, paper-plain, paper-kd, timnet-raw, stem, warm, paper-warm or svm" >&2; exit 2 ;;
 esac
+out=runs/peers/$corpus-$protocol-$group kept=benchmarks/peers/$corpus-$protocol-$group
+if [ "$mode" = continue ]; then
+  [ -f "$kept/config.json" ] || { echo "nothing kept in $kept to continue from" >&2; exit 2; }
+  mkdir -p "$out"
+  [ -f "$out/config.json" ] || cp "$kept/config.json" "$out/"
+  for done in "$kept"/folds/*/results.json; do
+    fold=$out/folds/$(basename "$(dirname "$done")")
+    [ -f "$fold/results.json" ] || { mkdir -p "$fold"; cp "$done" "$fold/"; }
+  done
+elif [ -n "$mode" ]; then
+  echo "unknown fourth word $mode: continue, or nothing" >&2; exit 2
+fi
 init=()
 if [ "$group" = warm ] || [ "$group" = paper-warm ]; then
   others=$(printf '%s\n' emodb savee ravdess | grep -vx "$corpus" | paste -sd- -)
@@ -45,4 +59,4 @@ if [ "$group" = warm ] || [ "$group" = paper-warm ]; then
 fi
 OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 .venv/bin/torchrun --standalone --nproc-per-node 2 -m emovit.cli compare \
   --recipe "$recipe" --corpus "$corpus" --root "$root" --protocol "$protocol" --folds 10 --models "$models" \
-  --distribute folds --device cpu --time-runs 0 --quiet "${init[@]}" --out "runs/peers/$corpus-$protocol-$group"
+  --distribute folds --device cpu --time-runs 0 --quiet "${init[@]}" --out "$out"

@@ -30,7 +30,7 @@ import torch
 
 from . import distributed
 from .checkpoint import save_json, save_text, save_torch
-from .config import MfccConfig, Recipe, check_resume
+from .config import MfccConfig, Recipe, ResumeError, check_resume
 from .corpora.manifest import Utterance, write_manifest
 from .extras import available
 from .features import FeatureCache, Normalizer, build_frontend
@@ -304,7 +304,7 @@ def run_split(split: Split, labels: list[str], jobs: list[Job], run_dir: Path, r
                                            cache_dir=cache_dir / "opensmile" if cache_dir else None)
     failures = {path: reason for part in prepared.values() for path, reason in part.failures.items()}
     results = {"models": as_dicts(models), "protocol": split.protocol, "fold": split.fold, "seed": recipe.seed,
-               "split": split.summary(), "leakage": audit, "labels": labels, "precision": precision,
+               "split": split.summary(), "machine": machine(), "leakage": audit, "labels": labels, "precision": precision,
                "failures": failures,
                "timing": {**{f"{kind}_features_seconds": part.feature_seconds for kind, part in prepared.items()},
                           **{f"{s}_seconds": summaries[s]["wall_seconds"] for s in summaries},
@@ -347,14 +347,17 @@ def run_protocol(utterances: list[Utterance], protocol: str, jobs_for: Callable[
     if len(splits) == 1 and splits[0].fold is None:
         results = run_split(splits[0], labels, jobs, run_dir, recipe, cache_dir, device, progress, time_runs, threads)
     else:
-        mine = range(distributed.rank(), len(splits), distributed.world_size()) if distributed.spread_folds() \
-            else range(len(splits))
-        per_fold = {}
+        fold_dirs = [run_dir / "folds" / f"{s.fold}" for s in splits]
+        per_fold = {i: done for i, s in enumerate(splits) if (done := finished_fold(s, fold_dirs[i])) is not None}
+        if per_fold:
+            report(f"== {len(per_fold)} of {len(splits)} folds finished before: their results are kept", progress)
+        todo = [i for i in range(len(splits)) if i not in per_fold]
+        mine = todo[distributed.rank()::distributed.world_size()] if distributed.spread_folds() else todo
         for i in mine:
             report(f"== fold {i + 1}/{len(splits)} ({protocol} {splits[i].fold}): test speakers "
                    f"{', '.join(splits[i].summary()['speakers']['test'])}", progress)
-            per_fold[i] = run_split(splits[i], labels, jobs, run_dir / "folds" / f"{splits[i].fold}", recipe, cache_dir,
-                                    device, progress, time_runs, threads)
+            per_fold[i] = run_split(splits[i], labels, jobs, fold_dirs[i], recipe, cache_dir, device, progress,
+                                    time_runs, threads)
         distributed.barrier()
         if not main:
             return {}
@@ -369,6 +372,22 @@ def run_protocol(utterances: list[Utterance], protocol: str, jobs_for: Callable[
     save_json(results, run_dir / "results.json")
     save_text(results_markdown(results), run_dir / "results.md")
     return results
+
+
+def finished_fold(split: Split, fold_dir: Path) -> dict | None:
+    """The results of a fold a previous run of the same settings finished (its results.json), or None.
+
+    A finished fold is not trained again, so a run resumes from its folds' results alone (no model
+    files): a long run can go on in another session from the fold results it committed. The fold's
+    recorded split must be this one (ResumeError otherwise: the corpus on disk or the folds changed)."""
+    path = fold_dir / "results.json"
+    if not path.exists():
+        return None
+    done = json.loads(path.read_text())
+    if json.loads(json.dumps(split.summary())) != done.get("split"):
+        raise ResumeError(f"{path} was written for another split than this run's fold {split.fold} (the corpus on "
+                          "disk or the fold table changed): move it away or choose a new --out")
+    return done
 
 
 def _pooled(protocol: str, per_fold: list[dict], labels: list[str], run_dir: Path) -> dict:
