@@ -99,7 +99,8 @@ def planned(args) -> list[tuple[str, str, list[str]]]:
         if args.variants and str(i) not in args.variants.split(","):
             continue
         recipe = args.out / "recipes" / f"v{i}.toml"
-        write_recipe(args.recipe, overrides, recipe)
+        if not args.table_only:  # a table is read from the runs as they were made
+            write_recipe(args.recipe, overrides, recipe)
         for split in args.splits.split(","):
             protocol, seed = split.split(":")
             out = args.out / f"v{i}-{protocol}-s{seed}"
@@ -127,6 +128,10 @@ def run_all(args, runs) -> None:
 
 
 def table(runs) -> str:
+    """The ablation table of the finished runs; where every split of a variant has an `emovit evaluate`
+    robustness.json, its means (WA) beside: 1 s and 0.7 s centre crops, 10 dB of white and of
+    speech-shaped noise, joined clips read as a timeline, and the range over splits of the 0.7 s top answer.
+    Reads a run directory as emovit writes it or as scripts/keep_run.sh keeps it."""
     by_variant: dict[str, list[dict]] = {}
     for variant, split, arguments in runs:
         out = Path(arguments[-1])
@@ -134,18 +139,53 @@ def table(runs) -> str:
             continue
         results = json.loads((out / "results.json").read_text())
         model = results["models"]["plain"]
-        history = json.loads((out / "plain" / "history.json").read_text())
+        history_file = out / "plain" / "history.json"
+        history = json.loads((history_file if history_file.exists() else out / "history-plain.json").read_text())
         val = history[model["selected_epoch"]["plain"] - 1]["val_ua"]
-        by_variant.setdefault(variant, []).append({"val_ua": val, "wa": model["wa"], "ua": model["ua"], "split": split})
-    lines = ["| variant | splits | validation UA | test WA | test UA | validation UA per split |", "|---|---|---|---|---|---|"]
+        row = {"val_ua": val, "wa": model["wa"], "ua": model["ua"], "split": split}
+        if (out / "robustness.json").exists():
+            row["robustness"] = json.loads((out / "robustness.json").read_text())["splits"]["split"]
+        by_variant.setdefault(variant, []).append(row)
+    robust = any("robustness" in r for rows in by_variant.values() for r in rows)
+    lines = ["| variant | splits | validation UA | test WA | test UA | validation UA per split |"
+             + (" 1 s crops | 0.7 s crops (top answer) | white 10 dB | speech-shaped 10 dB (top answer) | timeline |"
+                if robust else ""),
+             "|---|---|---|---|---|---|" + ("---|" * 5 if robust else "")]
     for variant, rows in by_variant.items():
         cells = []
         for key in ("val_ua", "wa", "ua"):
             values = np.array([r[key] for r in rows])
             cells.append(f"{values.mean():.3f} ± {values.std():.3f}")
         per_split = ", ".join(f"{r['val_ua']:.3f}" for r in rows)
-        lines.append(f"| {variant} | {', '.join(r['split'] for r in rows)} | " + " | ".join(cells) + f" | {per_split} |")
+        line = f"| {variant} | {', '.join(r['split'] for r in rows)} | " + " | ".join(cells) + f" | {per_split} |"
+        if robust:
+            line += robustness_cells([r.get("robustness") for r in rows])
+        lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+def robustness_cells(splits: list[dict | None]) -> str:
+    """The robustness columns of one variant: means over its splits, or dashes where a split has none."""
+    if any(s is None for s in splits):
+        return " – |" * 5
+    conditions = [s["conditions"] for s in splits]
+
+    def cell(name: str, top: bool = False) -> str:
+        text = f"{np.mean([c[name]['wa'] for c in conditions]):.3f}"
+        return f"{text} ({top_answer([c[name]['top_answer'] for c in conditions])})" if top else text
+
+    timeline = np.mean([s["joined"]["timeline_wa"] for s in splits])
+    return (f" {cell('crop_1s')} | {cell('crop_0.7s', top=True)} | {cell('white_10dB')} | "
+            f"{cell('speech_10dB', top=True)} | {timeline:.3f} |")
+
+
+def top_answer(tops: list[dict]) -> str:
+    """The range over splits of the most frequent answer's share; the classes over 40% (the robustness
+    target: no class over 40% of the answers) named and in bold."""
+    low, high = (round(100 * f) for f in (min(t["fraction"] for t in tops), max(t["fraction"] for t in tops)))
+    share = f"{low}%" if low == high else f"{low}-{high}%"
+    collapsed = list(dict.fromkeys(t["label"] for t in tops if t["fraction"] > 0.4))
+    return f"**{'/'.join(collapsed)} {share}**" if collapsed else share
 
 
 def main() -> int:
