@@ -304,8 +304,8 @@ def run_split(split: Split, labels: list[str], jobs: list[Job], run_dir: Path, r
                                            cache_dir=cache_dir / "opensmile" if cache_dir else None)
     failures = {path: reason for part in prepared.values() for path, reason in part.failures.items()}
     results = {"models": as_dicts(models), "protocol": split.protocol, "fold": split.fold, "seed": recipe.seed,
-               "split": split.summary(), "machine": machine(), "leakage": audit, "labels": labels, "precision": precision,
-               "failures": failures,
+               "split": split.summary(), "machine": machine(), "leakage": audit, "labels": labels,
+               "precision": precision, "failures": failures,
                "timing": {**{f"{kind}_features_seconds": part.feature_seconds for kind, part in prepared.items()},
                           **{f"{s}_seconds": summaries[s]["wall_seconds"] for s in summaries},
                           "total_seconds": time.perf_counter() - started}}
