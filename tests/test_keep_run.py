@@ -15,7 +15,8 @@ def test_keeps_results_histories_and_finished_folds_only(tmp_path):
     run, kept = tmp_path / "run", tmp_path / "kept"
     for name in ("results.json", "results.md", "config.json", "confusion-plain.png", "manifest.csv",
                  "models/plain.pt", "folds/1/results.json", "folds/1/leakage.json", "folds/1/plain/history.json",
-                 "folds/1/plain/final.pt", "folds/1/timnet/history.json", "folds/1/confusion-plain.png", "folds/2/plain/checkpoint.pt"):
+                 "folds/1/plain/final.pt", "folds/1/timnet/history.json", "folds/1/confusion-plain.png",
+                 "folds/2/plain/checkpoint.pt"):
         _touch(run / name)
     done = subprocess.run(["bash", str(SCRIPT), str(run), str(kept)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
