@@ -62,6 +62,8 @@ VARIANTS = {
         "frontend.pad": "repeat"},
     "+ random crops of 0.5-4 s on a quarter of the clips": {"stage.crop_prob": 0.25, "stage.crop_min_frames": 16},
     "warm start (as above) + random crops of 0.5-4 s on half the clips": {**WARM_START, **HALF_CROPS},
+    "+ per-speaker normalisation (each part's clips centred on their speaker's band means; test speakers on their own clips)": {
+        "normalization": "speaker"},
 }
 
 

@@ -222,3 +222,17 @@ def test_an_utterance_centred_model_exports_with_its_centring(tmp_path):
     onnx_rec = Recognizer.load(tmp_path / "centred.onnx")
     assert onnx_rec.normalizer.centre == "utterance"
     assert parity(torch_rec, onnx_rec, tones()) < TOLERANCE
+
+
+def test_a_speaker_normalised_model_is_refused_by_the_recognizer_with_the_reason(tmp_path):
+    """Per-speaker normalisation needs a speaker's clips together; one clip at a time it cannot be applied,
+    so such a model file is refused (and never exported) rather than run on wrongly normalised input."""
+    from emovit.inference import ModelFileError
+
+    path = tmp_path / "by-speaker.pt"
+    model = EmotionViT(student_config(len(EMODB), depth=1))
+    save_torch(model_file(model, EMODB, Normalizer(0.0, 12.0, "speaker"), LogMelConfig(), meta={}), path)
+    with pytest.raises(ModelFileError, match=r"by-speaker\.pt: trained with per-speaker normalisation"):
+        Recognizer.load(path)
+    with pytest.raises(ModelFileError, match="per-speaker"):
+        export_onnx(path, tmp_path / "by-speaker.onnx")

@@ -103,4 +103,30 @@ def test_utterance_centring_takes_out_a_constant_per_band_and_ignores_padding():
     normalizer = Normalizer.fit(torch.cat([speech, speech + voice]), centre="utterance")
     assert normalizer.centre == "utterance" and abs(normalizer.mean) < 1e-4
     with pytest.raises(ValueError, match="centre"):
-        Normalizer.fit(speech, centre="speaker")
+        Normalizer.fit(speech, centre="speakers")
+
+
+def test_speaker_centring_takes_out_each_speakers_constant_and_keeps_each_clips_own():
+    """Per-speaker normalisation removes what a voice adds to all of its clips alike, pooled over the
+    speaker's clips and views, and keeps what differs between one speaker's clips (an emotion's tilt)."""
+    from emovit.features import centre_speakers
+
+    torch.manual_seed(0)
+    clips = torch.randn(4, 2, 1, 8, 12) * 5 - 30  # 4 clips x 2 views
+    tilt = torch.linspace(-3, 3, 8)[None, None, None, :, None]  # one clip's own spectral tilt
+    clips[1] += tilt[0]
+    voices = [torch.linspace(-6, 6, 8), torch.linspace(4, -4, 8)]  # two speakers' constants per band
+    speakers = ["a", "a", "b", "b"]
+    voiced = clips + torch.stack([voices[0], voices[0], voices[1], voices[1]])[:, None, None, :, None]
+    centred = centre_speakers(voiced, speakers)
+    assert torch.allclose(centred, centre_speakers(clips, speakers), atol=1e-4)  # the voices are gone
+    assert centred[:2].mean(dim=(0, 1, 2, 4)).abs().max() < 1e-4  # speaker a's bands centred over its clips
+    assert (centred[1] - centred[0]).mean(dim=(0, 1, 3)).std() > 1.0  # clip 1's tilt is still there
+    assert not torch.allclose(centred, voiced - voiced.mean(dim=(1, 2, 4), keepdim=True), atol=1e-2)
+    normalizer = Normalizer.fit(voiced, centre="speaker", speakers=speakers)
+    assert normalizer.centre == "speaker" and abs(normalizer.mean) < 1e-4
+    assert torch.allclose(normalizer(voiced, speakers), centred / normalizer.std, atol=1e-4)
+    with pytest.raises(ValueError, match="speaker of every clip"):
+        normalizer(voiced)
+    with pytest.raises(ValueError, match="3 speakers for 4 clips"):
+        centre_speakers(voiced, speakers[:3])

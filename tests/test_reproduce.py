@@ -265,6 +265,31 @@ def test_a_split_numbers_its_training_speakers_for_the_adversary(corpus):
     assert data.train_speakers.tolist() == [speakers.index(u.speaker) for u in split.train]
 
 
+def test_per_speaker_normalisation_centres_each_part_on_its_own_speakers_clips(corpus):
+    """recipe normalization "speaker": the training and test images are the global ones centred speaker by
+    speaker, the test speakers on their own (unlabelled) test clips."""
+    from emovit.features import centre_speakers
+    from emovit.protocols import make_split
+    from emovit.runs import frontend_settings, prepare_split
+
+    split = make_split(index_corpus("emodb", corpus).utterances, "speaker", views=1)
+    labels = sorted({u.label for u in split.train})
+    parts = {}
+    for normalization in ("global", "speaker"):
+        recipe = Recipe(augment=AugmentConfig(views=1), normalization=normalization)
+        parts[normalization] = prepare_split(split, labels, frontend_settings("logmel", recipe, ["emodb"]), recipe,
+                                             None, progress=False)
+    plain, centred = parts["global"], parts["speaker"]
+    assert centred.normalizer.centre == "speaker"
+    raw = lambda images: images * plain.normalizer.std + plain.normalizer.mean  # noqa: E731
+    unscaled = lambda images: images * centred.normalizer.std + centred.normalizer.mean  # noqa: E731
+    assert len({u.speaker for u in split.train}) >= 2
+    for images, raw_images, units in ((centred.data.train_images, plain.data.train_images, split.train),
+                                      (centred.test_images, plain.test_images, split.test)):
+        speakers = [u.speaker for u in units]
+        assert torch.allclose(unscaled(images), centre_speakers(raw(raw_images), speakers), atol=1e-3)
+
+
 def test_warm_start_copies_all_but_the_head_into_networks_of_the_files_shape():
     from emovit.models import build
     from emovit.warm_start import matches, warm_start

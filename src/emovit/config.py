@@ -301,7 +301,7 @@ class Recipe:
     student_network: str = "student"  # one of STUDENT_NETWORKS, for both the KT and the CE-only student
     patch_size: tuple[int, int] = (128, 1)
     dropout: float = 0.0  # in the ViTs' attention and feed-forward layers
-    normalization: str = "global"  # "utterance": each clip's bands centred on their mean first (features.Normalizer)
+    normalization: str = "global"  # "utterance" / "speaker": bands centred on the clip's / its speaker's mean first (features.Normalizer)
     init_from: str | None = None  # a model file whose weights start the run's networks of its shape (emovit.warm_start)
     frontend: LogMelConfig = field(default_factory=LogMelConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -319,8 +319,8 @@ class Recipe:
         if self.student_network not in STUDENT_NETWORKS:
             raise ValueError(f"student_network must be one of {', '.join(STUDENT_NETWORKS)}, "
                              f"not {self.student_network!r}")
-        if self.normalization not in ("global", "utterance"):
-            raise ValueError(f"normalization must be global or utterance, not {self.normalization!r}")
+        if self.normalization not in ("global", "utterance", "speaker"):
+            raise ValueError(f"normalization must be global, utterance or speaker, not {self.normalization!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
         stage_fields = {f.name for f in fields(StageConfig)}

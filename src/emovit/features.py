@@ -109,35 +109,72 @@ class Normalizer:
     """Scalar mean / std of the training split's images, kept with the model. With `centre` =
     "utterance", each clip's bands are first centred on their mean over the clip's sounding frames
     (cepstral mean normalisation in the log-Mel domain): what a speaker's voice or a microphone adds
-    to every frame alike is taken out before the network sees it."""
+    to every frame alike is taken out before the network sees it. With "speaker", on the mean over all
+    the clips of the clip's speaker (in the same part of the split: the test speakers' own unlabelled
+    clips at test), which leaves each clip's own spectral tilt, part of how an emotion sounds, in place;
+    it needs every clip's speaker, so a recognizer reading clips one at a time cannot use it."""
 
     mean: float
     std: float
     centre: str = "global"
 
     @classmethod
-    def fit(cls, images: torch.Tensor, centre: str = "global") -> "Normalizer":
+    def fit(cls, images: torch.Tensor, centre: str = "global", speakers: list | None = None) -> "Normalizer":
         if centre not in CENTRES:
             raise ValueError(f"centre must be one of {', '.join(CENTRES)}, not {centre!r}")
-        images = centre_bands(images) if centre == "utterance" else images
+        images = cls(0.0, 1.0, centre).centred(images, speakers)
         return cls(float(images.mean()), float(images.std().clamp_min(1e-6)), centre)
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+    def centred(self, images: torch.Tensor, speakers: list | None = None) -> torch.Tensor:
+        """The images with what `centre` takes out taken out, before scaling."""
         if self.centre == "utterance":
-            images = centre_bands(images)
+            return centre_bands(images)
+        if self.centre == "speaker":
+            if speakers is None:
+                raise ValueError("per-speaker normalisation needs the speaker of every clip")
+            return centre_speakers(images, speakers)
+        return images
+
+    def standardise(self, images: torch.Tensor) -> torch.Tensor:
         return (images - self.mean) / self.std
 
+    def __call__(self, images: torch.Tensor, speakers: list | None = None) -> torch.Tensor:
+        return self.standardise(self.centred(images, speakers))
 
-CENTRES = ("global", "utterance")
+
+CENTRES = ("global", "utterance", "speaker")
+
+
+def sounding_frames(images: torch.Tensor) -> torch.Tensor:
+    """(..., 1, frames) 1 where a frame is louder than its image's floor anywhere, else 0: the frames a
+    band mean is taken over, so padding and silence do not pull it down."""
+    floor = images.amin(dim=(-2, -1), keepdim=True)
+    return (images.amax(dim=-2, keepdim=True) > floor + 1.0).to(images.dtype)
 
 
 def centre_bands(images: torch.Tensor) -> torch.Tensor:
-    """(..., bands, frames) images minus each band's mean over the sounding frames (a frame louder than
-    its image's floor anywhere); padding and silence do not pull the mean down."""
-    floor = images.amin(dim=(-2, -1), keepdim=True)
-    sounding = (images.amax(dim=-2, keepdim=True) > floor + 1.0).to(images.dtype)  # (..., 1, frames)
+    """(..., bands, frames) images minus each band's mean over the image's sounding frames."""
+    sounding = sounding_frames(images)
     mean = (images * sounding).sum(-1, keepdim=True) / sounding.sum(-1, keepdim=True).clamp_min(1.0)
     return images - mean
+
+
+def centre_speakers(images: torch.Tensor, speakers: list) -> torch.Tensor:
+    """(clips, ..., bands, frames) images minus each band's mean over the sounding frames of every image
+    of the clip's speaker (`speakers[i]` names clip i's; all of a clip's views count)."""
+    if len(speakers) != len(images):
+        raise ValueError(f"{len(speakers)} speakers for {len(images)} clips")
+    sounding = sounding_frames(images)
+    sums = (images * sounding).sum(-1, keepdim=True)  # (clips, ..., bands, 1)
+    counts = sounding.sum(-1, keepdim=True)  # (clips, ..., 1, 1)
+    clip_dims = tuple(range(1, images.dim() - 2))  # a clip's views and channels pool into its speaker's mean
+    sums, counts = sums.sum(clip_dims), counts.sum(clip_dims)  # (clips, bands, 1), (clips, 1, 1)
+    centred = images.clone()
+    for speaker in sorted(set(speakers), key=str):
+        rows = torch.tensor([i for i, s in enumerate(speakers) if s == speaker])
+        mean = sums[rows].sum(0) / counts[rows].sum(0).clamp_min(1.0)  # (bands, 1)
+        centred[rows] -= mean
+    return centred
 
 
 def file_digest(path: str | Path) -> str:

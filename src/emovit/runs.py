@@ -124,26 +124,31 @@ def prepare_split(split: Split, labels: list[str], frontend, recipe: Recipe, cac
     test_items = [it for it in test_items if it[0] not in failed]
     label_of = {u.path: label_index[u.label] for u in split.train + split.val + split.test}
     corpus_of = {u.path: u.corpus for u in split.test}
-    speaker_of = {u.path: u.speaker for u in split.train}
+    speaker_of = {u.path: (u.corpus, u.speaker) for u in split.train + split.val + split.test}
     speaker_index = {name: i for i, name in enumerate(sorted({speaker_of[g[0][0]] for g in groups}))}
 
     train_raw = torch.stack([torch.stack([image_of[it] for it in g]) for g in groups])
+    train_speakers = [speaker_of[g[0][0]] for g in groups]
     if frontend.kind == "logmel":
-        normalizer = Normalizer.fit(train_raw, recipe.normalization)
-        silence = float(normalizer(torch.full((1, 1, 1, 2), -frontend.top_db)).mean())  # the image's floor
+        normalizer = Normalizer.fit(train_raw, recipe.normalization, train_speakers)
+        silence = float(normalizer.standardise(torch.tensor(-frontend.top_db)))  # the image's floor
     else:  # TIM-Net reads raw MFCCs, as its public code does; they have no floor, and their mean stands in
         normalizer = Normalizer(0.0, 1.0)
         silence = float(train_raw.mean())
+
+    def normalised(items):  # a part's images; per-speaker centring pools a speaker's clips within the part
+        images = torch.stack([image_of[it] for it in items]) if items else torch.empty(0, 1, *frontend.image_size)
+        return normalizer(images, [speaker_of[p] for p, _ in items])
+
     data = StageData(
-        train_images=normalizer(train_raw),
+        train_images=normalizer(train_raw, train_speakers),
         train_labels=torch.tensor([label_of[g[0][0]] for g in groups]),
-        val_images=normalizer(torch.stack([image_of[it] for it in val_items])) if val_items
-        else torch.empty(0, 1, *frontend.image_size),
+        val_images=normalised(val_items),
         val_labels=torch.tensor([label_of[p] for p, _ in val_items], dtype=torch.long),
-        train_speakers=torch.tensor([speaker_index[speaker_of[g[0][0]]] for g in groups], dtype=torch.long),
+        train_speakers=torch.tensor([speaker_index[s] for s in train_speakers], dtype=torch.long),
         silence=silence,
     )
-    return SplitData(data=data, test_images=normalizer(torch.stack([image_of[it] for it in test_items])),
+    return SplitData(data=data, test_images=normalised(test_items),
                      test_labels=torch.tensor([label_of[p] for p, _ in test_items]),
                      test_corpora=[corpus_of[p] for p, _ in test_items], normalizer=normalizer, frontend=frontend,
                      failures=dict(built.failures), feature_seconds=feature_seconds,

@@ -75,6 +75,10 @@ class Recognizer(ABC):
 
     def __init__(self, labels: list[str], frontend: FrontEndSettings, normalizer: Normalizer, precision: str,
                  path: Path | None = None, meta: dict | None = None):
+        if normalizer.centre == "speaker":
+            raise ModelFileError(f"{path or 'model'}: trained with per-speaker normalisation (recipe normalization "
+                                 f"\"speaker\"), which needs all of a speaker's clips; a recognizer reads one clip "
+                                 f"at a time: its scores are the run's results.json")
         self.labels = list(labels)
         self.frontend_config = frontend
         self.normalizer = normalizer
