@@ -85,3 +85,25 @@ def test_run_baseline_end_to_end(tmp_path):
     assert r.scores["wa"] >= 0.8 and r.details["C"] in C_GRID and r.train_seconds > 0
     record = r.to_dict()  # the flat record results.json holds, the same keys as a network's
     assert {"title", "wa", "ua", "macro_f1", "confusion", "train_seconds"} <= set(record)
+    by_speaker = run_baseline(split, ["anger", "sadness"], feature_set="eGeMAPSv02", cache_dir=tmp_path / "c",
+                              progress=False, normalization="speaker")
+    assert by_speaker.title.endswith("standardised per speaker") and by_speaker.details["normalization"] == "speaker"
+    assert by_speaker.scores["wa"] >= 0.8
+
+
+def test_standardising_by_speaker_takes_out_each_speakers_offset_and_scale():
+    """What a voice adds to (or multiplies) every clip's functionals is gone; differences between one speaker's
+    clips stay."""
+    from emovit.baseline import standardise_by_speaker
+
+    X, y = blobs(n_per_class=10, n_classes=2, dim=5)
+    speakers = np.array(["a", "b"] * 10)  # each speaker has clips of both classes
+    voiced = X.copy()
+    voiced[speakers == "b"] = voiced[speakers == "b"] * 3.0 + 50.0
+    Z = standardise_by_speaker(voiced, list(speakers))
+    assert np.allclose(Z, standardise_by_speaker(X, list(speakers)))
+    for s in ("a", "b"):
+        assert np.allclose(Z[speakers == s].mean(0), 0.0) and np.allclose(Z[speakers == s].std(0), 1.0)
+    assert abs(Z[y == 0, 0].mean() - Z[y == 1, 0].mean()) > 1.0  # the classes still differ
+    constant = standardise_by_speaker(np.ones((4, 3)), ["a"] * 4)
+    assert np.allclose(constant, 0.0)

@@ -145,13 +145,28 @@ def cross_fitted_probabilities(X, y, groups, num_classes: int) -> tuple[np.ndarr
     return best[2].astype(np.float32), best[1]
 
 
-def title(feature_set: str) -> str:
-    return f"openSMILE {feature_set} + linear SVM"
+def title(feature_set: str, normalization: str = "global") -> str:
+    by_speaker = ", functionals standardised per speaker" if normalization == "speaker" else ""
+    return f"openSMILE {feature_set} + linear SVM{by_speaker}"
+
+
+def standardise_by_speaker(X: np.ndarray, speakers: list) -> np.ndarray:
+    """Each speaker's rows to zero mean and unit variance per feature, on that speaker's rows alone (the
+    classical speaker normalisation of SER; a feature constant for a speaker becomes 0)."""
+    X = np.asarray(X, dtype=np.float64).copy()
+    keys = np.array([str(s) for s in speakers])
+    for key in np.unique(keys):
+        rows = keys == key
+        std = X[rows].std(0)
+        X[rows] = (X[rows] - X[rows].mean(0)) / np.where(std > 1e-8, std, 1.0)
+    return X
 
 
 def run_baseline(split: Split, labels: list[str], feature_set: str = "ComParE_2016", cache_dir=None,
-                 seed: int = 0, progress: bool = True) -> ModelResult:
-    """Fit on the split's training originals, pick C on its validation part, score its test part once."""
+                 seed: int = 0, progress: bool = True, normalization: str = "global") -> ModelResult:
+    """Fit on the split's training originals, pick C on its validation part, score its test part once.
+    With `normalization` "speaker" (the recipe's, given to the networks too), every part's functionals are
+    standardised speaker by speaker first, the test speakers on their own test clips."""
     t0 = time.perf_counter()
     parts = {p: split.originals(p) for p in ("train", "val", "test")}
     if not parts["train"] or not parts["test"]:
@@ -169,7 +184,10 @@ def run_baseline(split: Split, labels: list[str], feature_set: str = "ComParE_20
     row = {p: i for i, p in enumerate(unique)}
 
     def xy(us):
-        return X_all[[row[u.path] for u in us]], np.array([index[u.label] for u in us], dtype=int)
+        X = X_all[[row[u.path] for u in us]]
+        if normalization == "speaker":
+            X = standardise_by_speaker(X, [(u.corpus, u.speaker) for u in us])
+        return X, np.array([index[u.label] for u in us], dtype=int)
 
     X_tr, y_tr = xy(parts["train"])
     X_va, y_va = xy(parts["val"]) if parts["val"] else (None, None)
@@ -181,9 +199,10 @@ def run_baseline(split: Split, labels: list[str], feature_set: str = "ComParE_20
     if by_corpus:
         scores["per_corpus"] = by_corpus
     details = {"protocol": split.protocol, "seed": split.seed, "fold": split.fold, "feature_set": feature_set,
+               "normalization": normalization,
                "C": float(model.C_), "val_ua_by_C": {str(c): ua for c, ua in model.val_ua_.items()},
                "n_train": len(parts["train"]), "n_val": len(parts["val"]), "n_test": len(parts["test"])}
-    return ModelResult(title(feature_set), scores, time.perf_counter() - t0, details=details)
+    return ModelResult(title(feature_set, normalization), scores, time.perf_counter() - t0, details=details)
 
 
 def baseline_study(utterances, protocol: str, seeds: list[int], feature_set: str = "ComParE_2016",

@@ -306,7 +306,8 @@ def run_split(split: Split, labels: list[str], jobs: list[Job], run_dir: Path, r
         from .baseline import run_baseline  # optional dependency: opensmile
 
         models["opensmile"] = run_baseline(split, labels, recipe.baseline, seed=recipe.seed, progress=progress,
-                                           cache_dir=cache_dir / "opensmile" if cache_dir else None)
+                                           cache_dir=cache_dir / "opensmile" if cache_dir else None,
+                                           normalization="speaker" if recipe.normalization == "speaker" else "global")
     failures = {path: reason for part in prepared.values() for path, reason in part.failures.items()}
     results = {"models": as_dicts(models), "protocol": split.protocol, "fold": split.fold, "seed": recipe.seed,
                "split": split.summary(), "machine": machine(), "leakage": audit, "labels": labels,
