@@ -16,9 +16,12 @@
 #           model file runs/pretrain-<others>/models/plain.pt, made by benchmarks/pretrain/commands.sh)
 #   paper-warm  the CE-only student with the paper's recipe (paper-e20) started from the same pre-trained student
 #   svm     openSMILE + SVM alone (the reference where the emovit group's TIM-Net is too costly, e.g. loso)
+#   paper-speaker  the paper-plain student with per-speaker normalisation (each part's clips centred on their
+#           speaker's band means, the test speakers on their own unlabelled clips), and openSMILE + SVM with its
+#           functionals standardised per speaker: both given the same speaker information
 # Two processes, one fold each at a time (torchrun --distribute folds), one thread each. Resumable:
 # run it again and finished folds are not trained again. From the repository root, ../shared beside it:
-#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper paper-plain paper-kd timnet-raw stem warm paper-warm svm)
+#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper paper-plain paper-kd timnet-raw stem warm paper-warm svm paper-speaker)
 # A fourth word, `continue`, first copies the finished folds of the run kept in benchmarks/peers/ (by
 # scripts/keep_run.sh) into runs/peers/, so a run cut short in one session goes on in another from them.
 set -euo pipefail
@@ -38,7 +41,8 @@ case $group in
   warm) models=plain recipe=emovit ;;
   paper-warm) models=plain recipe=paper-e20 ;;
   svm) models=opensmile recipe=emovit ;;
-  *) echo "unknown group $group: emovit, paper, paper-plain, paper-kd, timnet-raw, stem, warm, paper-warm or svm" >&2; exit 2 ;;
+  paper-speaker) models=plain,opensmile recipe=benchmarks/peers/recipes/paper-e20-speaker.toml ;;
+  *) echo "unknown group $group: emovit, paper, paper-plain, paper-kd, timnet-raw, stem, warm, paper-warm, svm or paper-speaker" >&2; exit 2 ;;
 esac
 out=runs/peers/$corpus-$protocol-$group kept=benchmarks/peers/$corpus-$protocol-$group
 if [ "$mode" = continue ]; then
