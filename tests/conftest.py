@@ -70,8 +70,9 @@ MODEL_LABELS = ["anger", "neutral", "sadness"]  # the tiny model file's classes
 STAGE_LABELS = ["a", "b", "c"]  # the stage tests' classes
 
 
-def write_model(path):
-    """A tiny randomly initialised student saved the way `emovit reproduce` saves its models."""
+def write_model(path, centre: str = "global"):
+    """A tiny randomly initialised student saved the way `emovit reproduce` saves its models (`centre`: its
+    normaliser's, "speaker" for a per-speaker-normalised model)."""
     from emovit.config import LogMelConfig
     from emovit.features import Normalizer
     from emovit.inference import model_file
@@ -81,7 +82,8 @@ def write_model(path):
     model = EmotionViT(student_config(3, depth=1, dim=32, heads=2, dim_head=16, mlp_dim=32))
     from emovit.checkpoint import save_torch
 
-    save_torch(model_file(model, MODEL_LABELS, Normalizer(-40.0, 15.0), LogMelConfig(), meta={}), path)
+    mean = 0.0 if centre == "speaker" else -40.0
+    save_torch(model_file(model, MODEL_LABELS, Normalizer(mean, 15.0, centre), LogMelConfig(), meta={}), path)
     return path
 
 

@@ -224,15 +224,34 @@ def test_an_utterance_centred_model_exports_with_its_centring(tmp_path):
     assert parity(torch_rec, onnx_rec, tones()) < TOLERANCE
 
 
-def test_a_speaker_normalised_model_is_refused_by_the_recognizer_with_the_reason(tmp_path):
-    """Per-speaker normalisation needs a speaker's clips together; one clip at a time it cannot be applied,
-    so such a model file is refused (and never exported) rather than run on wrongly normalised input."""
-    from emovit.inference import ModelFileError
+def test_a_speaker_normalised_model_reads_clips_only_after_calibration_and_is_not_exported(models, tmp_path):
+    """Per-speaker normalisation needs the speaker's band means: until calibrate() gives them, such a model
+    refuses to run (rather than read wrongly normalised input); calibrated, it normalises as its training did
+    (its training's arithmetic on the speaker's images), and
+    the ONNX graph, which cannot hold a reference, is refused."""
+    from emovit.export import ExportError
+    from emovit.features import pooled_band_means
 
-    path = tmp_path / "by-speaker.pt"
+    torch.manual_seed(0)
     model = EmotionViT(student_config(len(EMODB), depth=1))
+    with torch.no_grad():
+        model.vit.mlp_head.weight.mul_(8)  # probabilities far from uniform, so that agreement means something
+    path = tmp_path / "by-speaker.pt"
     save_torch(model_file(model, EMODB, Normalizer(0.0, 12.0, "speaker"), LogMelConfig(), meta={}), path)
-    with pytest.raises(ModelFileError, match=r"by-speaker\.pt: trained with per-speaker normalisation"):
-        Recognizer.load(path)
-    with pytest.raises(ModelFileError, match="per-speaker"):
+    recognizer = Recognizer.load(path, precision="fp32")
+    clips = tones()
+    assert recognizer.per_speaker
+    with pytest.raises(ValueError, match="calibrate it on recordings of the speaker first"):
+        recognizer.predict(clips[0], sample_rate=16000)
+    with pytest.raises(ValueError, match="at least one usable recording"):
+        recognizer.calibrate([b"not audio"])
+    assert recognizer.calibrate(list(clips), sample_rate=16000) == []
+    images = recognizer.frontend(torch.from_numpy(np.stack([recognizer.clip(c) for c in clips])))
+    assert torch.allclose(recognizer.speaker_means, pooled_band_means(images), atol=1e-4)
+    expected = model.eval()((images - recognizer.speaker_means) / 12.0).softmax(-1).detach().numpy()
+    got = [recognizer.predict(c, sample_rate=16000).probabilities for c in clips]
+    assert np.allclose([[p[label] for label in EMODB] for p in got], expected, atol=1e-5)
+    with pytest.raises(ExportError, match="per-speaker normalisation"):
         export_onnx(path, tmp_path / "by-speaker.onnx")
+    with pytest.raises(ValueError, match="needs no calibration"):
+        Recognizer.load(models[0]).calibrate(list(clips), sample_rate=16000)

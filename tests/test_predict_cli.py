@@ -159,3 +159,26 @@ def test_a_truncated_file_gets_an_answer_and_a_warning(model_file, write_tone):
     assert f"warning: {clip}: is truncated" in table.stderr
     record = json.loads(predict(clip, "--model", model_file, "--json").stdout)[0]
     assert record["label"] in LABELS and "truncated" in record["warnings"][0]
+
+
+def test_a_per_speaker_model_is_calibrated_on_the_files_with_same_speaker_and_refused_without(model_file, write_tone,
+                                                                                               tmp_path):
+    by_speaker = write_model(tmp_path / "by-speaker.pt", centre="speaker")
+    a, b = write_tone("a.wav"), write_tone("b.wav", freq=300)
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF nonsense")
+    refused = predict(a, b, "--model", by_speaker)
+    assert refused.exit_code == 2 and "per-speaker normalisation" in refused.output
+    assert "--same-speaker" in refused.output
+    result = predict(a, b, bad, "--model", by_speaker, "--same-speaker", "--json")
+    assert result.exit_code == 1  # the bad file is reported and left out of the calibration; the others answered
+    assert [row["file"] for row in json.loads(result.stdout)] == [str(a), str(b)]
+    assert "bad.wav" in result.stderr
+    alone = json.loads(predict(a, "--model", by_speaker, "--same-speaker", "--json").stdout)[0]
+    paired = json.loads(result.stdout)[0]
+    assert alone["probabilities"] != paired["probabilities"]  # the reference is the speaker's, from all the files
+    not_for_it = predict(a, "--model", model_file, "--same-speaker")
+    assert not_for_it.exit_code == 2 and "--same-speaker is for models trained with per-speaker" in not_for_it.output
+    for command in (["serve", "--model", by_speaker, "--port", "1"], ["benchmark", "speed", "--model", by_speaker]):
+        one_by_one = runner.invoke(app, list(map(str, command)))  # each reads clips one at a time: refused at once
+        assert one_by_one.exit_code == 2 and "trained with per-speaker normalisation" in one_by_one.output

@@ -344,6 +344,7 @@ def _backends(model, onnx: bool, threads: int, scratch: Path, progress: Progress
 
     single, multi, skipped = {}, {}, {}
     first = Recognizer.load(model, precision=precision)
+    first.require_single_clips("emovit benchmark speed")
     if isinstance(first, OnnxRecognizer):  # the model is an .onnx file: only ONNX to measure
         single["onnx"] = OnnxRecognizer.open(first.path, threads=1)
         multi["onnx"] = OnnxRecognizer.open(first.path, threads=threads)

@@ -374,6 +374,9 @@ def predict(
     hop: Optional[float] = typer.Option(None, help="Seconds between timeline windows (default: half the window)."),
     first_clip: bool = typer.Option(False, "--first-clip", help="Judge a recording longer than 4 s on its first 4 s "
                                     "only (the paper's crop) instead of averaged windows."),
+    same_speaker: bool = typer.Option(False, "--same-speaker", help="The recordings are all one speaker's: a model "
+                                      "trained with per-speaker normalisation is calibrated on all of them first "
+                                      "(such a model needs it; others refuse it)."),
     precision: Precision = None,
 ):
     """Recognise the emotion in speech recordings: a clip of 4 s (shorter ones padded; a longer recording is
@@ -405,6 +408,15 @@ def predict(
     if window is not None and window > recognizer.clip_seconds:
         _fail(f"--window must be at most {recognizer.clip_seconds:g} s, the clip length the model was trained on")
     recognizer.long_input = "first" if first_clip else "windows"
+    if same_speaker != recognizer.per_speaker:
+        _fail(f"{recognizer.path}: trained with per-speaker normalisation; give recordings of one speaker with "
+              "--same-speaker, which calibrates the model on all of them" if recognizer.per_speaker else
+              f"--same-speaker is for models trained with per-speaker normalisation; {recognizer.path} is not")
+    if same_speaker:
+        try:
+            recognizer.calibrate(files)  # a file that cannot be decoded is reported below, with its prediction
+        except ValueError as e:
+            _fail(str(e))
     writer = PredictionWriter("json" if as_json else "csv" if as_csv else "table", recognizer.labels, files,
                               window is not None, typer.echo)
     failed = bool(problems)
@@ -592,6 +604,7 @@ def serve(
     precision = _check_precision(precision)
     try:
         recognizer = Recognizer.load(model, precision=precision)
+        recognizer.require_single_clips("the service")
     except ModelFileError as e:
         _fail(str(e))
     typer.echo(f"serving {recognizer.path} ({', '.join(recognizer.labels)}) on http://{host}:{port}/"

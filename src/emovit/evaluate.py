@@ -38,6 +38,7 @@ def evaluate_run(run_dir: str | Path, model: str | None = None, precision: str =
             raise ModelFileError(f"{path}: no such model in the run (models/: "
                                  f"{', '.join(sorted(p.stem for p in (folder / 'models').glob('*.pt')))})")
         recognizer = Recognizer.load(path, precision=precision)
+        recognizer.require_single_clips("emovit evaluate")
         items = [(u.path, u.label) for u in split.originals("test")]
         reference = sorted({u.path for u in split.originals("train")})
         if progress:

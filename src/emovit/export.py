@@ -179,6 +179,9 @@ def export_onnx(model: str | Path | Recognizer | None, out: str | Path, opset: i
     if not isinstance(recognizer.frontend_config, LogMelConfig):
         raise ExportError(f"{recognizer.path}: export writes log-Mel models; this one reads "
                           f"{recognizer.frontend_config.kind} features")
+    if recognizer.per_speaker:
+        raise ExportError(f"{recognizer.path}: trained with per-speaker normalisation, which needs a speaker's "
+                          "reference the graph cannot hold; export writes models normalised globally or by utterance")
     if recognizer.precision != "fp32":  # the graph is fp32: check it against PyTorch's fp32 answers
         recognizer = copy.copy(recognizer)
         recognizer.precision = "fp32"

@@ -159,21 +159,23 @@ def centre_bands(images: torch.Tensor) -> torch.Tensor:
     return images - mean
 
 
+def pooled_band_means(images: torch.Tensor) -> torch.Tensor:
+    """(..., bands, frames) images -> (bands, 1): each band's mean over the sounding frames of all of them
+    (one speaker's clips and views: the reference per-speaker normalisation subtracts)."""
+    sounding = sounding_frames(images)
+    sums = (images * sounding).sum(-1, keepdim=True).flatten(0, -3).sum(0)  # (bands, 1)
+    return sums / sounding.sum().clamp_min(1.0)
+
+
 def centre_speakers(images: torch.Tensor, speakers: list) -> torch.Tensor:
-    """(clips, ..., bands, frames) images minus each band's mean over the sounding frames of every image
-    of the clip's speaker (`speakers[i]` names clip i's; all of a clip's views count)."""
+    """(clips, ..., bands, frames) images minus their speaker's pooled band means (`speakers[i]` names clip
+    i's; all of a clip's views count)."""
     if len(speakers) != len(images):
         raise ValueError(f"{len(speakers)} speakers for {len(images)} clips")
-    sounding = sounding_frames(images)
-    sums = (images * sounding).sum(-1, keepdim=True)  # (clips, ..., bands, 1)
-    counts = sounding.sum(-1, keepdim=True)  # (clips, ..., 1, 1)
-    clip_dims = tuple(range(1, images.dim() - 2))  # a clip's views and channels pool into its speaker's mean
-    sums, counts = sums.sum(clip_dims), counts.sum(clip_dims)  # (clips, bands, 1), (clips, 1, 1)
     centred = images.clone()
     for speaker in sorted(set(speakers), key=str):
         rows = torch.tensor([i for i, s in enumerate(speakers) if s == speaker])
-        mean = sums[rows].sum(0) / counts[rows].sum(0).clamp_min(1.0)  # (bands, 1)
-        centred[rows] -= mean
+        centred[rows] -= pooled_band_means(images[rows])
     return centred
 
 

@@ -75,10 +75,6 @@ class Recognizer(ABC):
 
     def __init__(self, labels: list[str], frontend: FrontEndSettings, normalizer: Normalizer, precision: str,
                  path: Path | None = None, meta: dict | None = None):
-        if normalizer.centre == "speaker":
-            raise ModelFileError(f"{path or 'model'}: trained with per-speaker normalisation (recipe normalization "
-                                 f"\"speaker\"), which needs all of a speaker's clips; a recognizer reads one clip "
-                                 f"at a time: its scores are the run's results.json")
         self.labels = list(labels)
         self.frontend_config = frontend
         self.normalizer = normalizer
@@ -86,6 +82,44 @@ class Recognizer(ABC):
         self.path = path
         self.meta = meta or {}
         self.long_input = "windows"  # how a recording longer than the clip is judged (LONG_INPUT)
+        self.speaker_means = None  # a per-speaker-normalised model's reference, set by calibrate()
+
+    @property
+    def per_speaker(self) -> bool:
+        """Whether the model was trained with per-speaker normalisation: it then reads clips only after
+        :meth:`calibrate` has given it the speaker's band means."""
+        return self.normalizer.centre == "speaker"
+
+    def calibrate(self, sources: Iterable[Input], sample_rate: int | None = None) -> list[AudioError]:
+        """Take the speaker's reference from these recordings of one speaker (the more, and the more varied
+        in emotion, the steadier), for a model trained with per-speaker normalisation: every later prediction
+        is normalised with it, as the model's training clips were with their speaker's. A recording that
+        cannot be decoded is left out and its AudioError returned; ValueError when none is left, or for a
+        model that has no use for a reference."""
+        if not self.per_speaker:
+            raise ValueError(f"{self.path or 'this model'} was not trained with per-speaker normalisation: "
+                             "it needs no calibration")
+        clips, errors = [], []
+        for source in sources:
+            try:
+                clips += self.clips(self._decode(source, sample_rate)[0])
+            except AudioError as e:
+                errors.append(e)
+        if not clips:
+            raise ValueError("calibration needs at least one usable recording of the speaker")
+        self.speaker_means = self.band_means(clips)
+        return errors
+
+    def require_single_clips(self, what: str) -> None:
+        """ModelFileError where `what`, which reads each clip on its own, is asked to run a model that needs
+        its speaker's recordings together."""
+        if self.per_speaker:
+            raise ModelFileError(f"{self.path}: trained with per-speaker normalisation, which needs a speaker's "
+                                 f"recordings together (emovit predict --same-speaker); {what} reads clips one by one")
+
+    def band_means(self, clips: list[np.ndarray]):
+        """The pooled band means of clips' un-normalised images (features.pooled_band_means)."""
+        raise ValueError(f"the {self.backend} backend cannot run a per-speaker-normalised model")
 
     @classmethod
     def load(cls, model: str | Path | None = None, device: str = "cpu", precision: str = "auto",

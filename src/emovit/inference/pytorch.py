@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from ..config import frontend_from_dict
-from ..features import Normalizer, build_frontend
+from ..features import Normalizer, build_frontend, pooled_band_means
 from ..models import ModelConfig, build_from_config
 from ..precision import autocast, resolve_precision
 from .base import Recognizer
@@ -50,8 +50,19 @@ class TorchRecognizer(Recognizer):
         return cls(network, labels, normalizer, frontend, device, path, blob.get("meta"), precision)
 
     def _images(self, clips: list[np.ndarray]) -> torch.Tensor:
-        waves = torch.from_numpy(np.stack(clips)).to(self.device)
-        return self.normalizer(self.frontend(waves))
+        images = self.frontend(torch.from_numpy(np.stack(clips)).to(self.device))
+        if not self.per_speaker:
+            return self.normalizer(images)
+        if self.speaker_means is None:
+            raise ValueError(f"{self.path or 'this model'} was trained with per-speaker normalisation: calibrate it "
+                             "on recordings of the speaker first (Recognizer.calibrate; emovit predict --same-speaker)")
+        return self.normalizer.standardise(images - self.speaker_means)
+
+    def band_means(self, clips: list[np.ndarray]) -> torch.Tensor:
+        with torch.inference_mode():
+            images = torch.cat([self.frontend(torch.from_numpy(np.stack(clips[i:i + 32])).to(self.device))
+                                for i in range(0, len(clips), 32)])
+            return pooled_band_means(images)
 
     def probabilities(self, clips: list[np.ndarray]) -> np.ndarray:
         with torch.inference_mode():
