@@ -60,11 +60,18 @@ done
     --root ../shared/data/emodb --splits speaker:0,speaker:1,speaker:2 --variants 0,23,18,26 --val-speakers 2 --table-only   # paper-e20-val2/ablation.md
 .venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2-val2 --corpus emodb --root ../shared/data/emodb \
     --splits speaker:0,speaker:1,speaker:2 --variants 0,18 --val-speakers 2 --table-only   # val2/ablation.md
+# per-speaker normalisation (27: each part's clips centred on their speaker's band means, the test speakers on their
+# own unlabelled clips), with two validation speakers, under the paper's recipe and recipe emovit (Intel Xeon with AMX,
+# bf16 autocast by precision auto; the models need a speaker's reference, so `emovit evaluate` does not run them)
+.venv/bin/python scripts/ablate_recipe.py --out runs/ablation-paper-val2 --recipe paper-e20 --corpus emodb \
+    --root ../shared/data/emodb --splits speaker:0,speaker:1,speaker:2 --variants 0,27 --val-speakers 2 --parallel 1
+.venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2-val2 --corpus emodb --root ../shared/data/emodb \
+    --splits speaker:0,speaker:1,speaker:2 --variants 27 --val-speakers 2 --parallel 1
 # The four tables again, robustness columns included (means over the splits of each run's robustness.json,
 # the 0.7 s and speech-noise top answers as ranges), read from the outputs kept in this folder: no run needed
 B=benchmarks/ablation-emodb-speaker
 T=(--corpus emodb --root ../shared/data/emodb --splits speaker:0,speaker:1,speaker:2 --table-only)
 .venv/bin/python scripts/ablate_recipe.py --out $B "${T[@]}" --variants 0,1,2,10,11,13,14,15,16,17,18,19,20,21,22
 .venv/bin/python scripts/ablate_recipe.py --out $B/paper-e20 --recipe paper-e20 "${T[@]}" --variants 0,18,23,24,25
-.venv/bin/python scripts/ablate_recipe.py --out $B/paper-e20-val2 --recipe paper-e20 "${T[@]}" --variants 0,23,18,26 --val-speakers 2
-.venv/bin/python scripts/ablate_recipe.py --out $B/val2 "${T[@]}" --variants 0,18 --val-speakers 2
+.venv/bin/python scripts/ablate_recipe.py --out $B/paper-e20-val2 --recipe paper-e20 "${T[@]}" --variants 0,23,18,26,27 --val-speakers 2
+.venv/bin/python scripts/ablate_recipe.py --out $B/val2 "${T[@]}" --variants 0,18,27 --val-speakers 2
