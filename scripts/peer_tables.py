@@ -36,6 +36,10 @@ ROWS = [
     (("emovit", "timnet"), None, "timnet"),  # titled by the input its run recorded (TIMNET_TITLES)
     (("emovit", "opensmile"), "openSMILE ComParE 2016 + linear SVM", None),
     (("svm", "opensmile"), "openSMILE ComParE 2016 + linear SVM", None),
+    (("paper-speaker", "plain"), "student, CE only (recipe `paper-e20`), **per-speaker normalisation** (test speakers' "
+                                 "own unlabelled clips)", "student"),
+    (("paper-speaker", "opensmile"), "openSMILE ComParE 2016 + linear SVM, **functionals standardised per speaker** "
+                                     "(the same)", None),
 ]
 # Published figures (WA, UA in %), each with its source.
 PUBLISHED = {
@@ -73,7 +77,8 @@ def validation(run: Path, name: str) -> tuple[float, float] | None:
 
 def table(runs: Path, corpus: str, protocol: str, profile: dict) -> str | None:
     results, raw_mfccs = {}, False
-    for group in ("emovit", "stem", "warm", "paper-warm", "paper", "paper-kd", "paper-plain", "timnet-raw", "svm"):
+    for group in ("emovit", "stem", "warm", "paper-warm", "paper", "paper-kd", "paper-plain", "timnet-raw", "svm",
+                  "paper-speaker"):
         path = runs / f"{corpus}-{protocol}-{group}" / "results.json"
         if path.exists():
             results[group] = json.loads(path.read_text())
