@@ -288,6 +288,12 @@ def test_per_speaker_normalisation_centres_each_part_on_its_own_speakers_clips(c
                                       (centred.test_images, plain.test_images, split.test)):
         speakers = [u.speaker for u in units]
         assert torch.allclose(unscaled(images), centre_speakers(raw(raw_images), speakers), atol=1e-3)
+    # masks and crops fill with silence as the centred images have it: the floor minus its speaker's band mean
+    band_means = raw(plain.data.train_images) - unscaled(centred.data.train_images)
+    floor = centred.normalizer.standardise(-80.0 - band_means).mean()
+    uncentred_floor = float(centred.normalizer.standardise(torch.tensor(-80.0)))  # what a global run fills with
+    assert abs(centred.data.silence - float(floor)) < 1e-3 and abs(centred.data.silence - uncentred_floor) > 0.5, \
+        (centred.data.silence, uncentred_floor)
 
 
 def test_warm_start_copies_all_but_the_head_into_networks_of_the_files_shape():

@@ -131,7 +131,10 @@ def prepare_split(split: Split, labels: list[str], frontend, recipe: Recipe, cac
     train_speakers = [speaker_of[g[0][0]] for g in groups]
     if frontend.kind == "logmel":
         normalizer = Normalizer.fit(train_raw, recipe.normalization, train_speakers)
-        silence = float(normalizer.standardise(torch.tensor(-frontend.top_db)))  # the image's floor
+        floor = torch.tensor(-frontend.top_db)  # the image's floor, what masks and crops fill with
+        if normalizer.centre != "global":  # centring moved each band's floor by the mean it took out: by their average
+            floor = floor - (train_raw.mean() - normalizer.mean)
+        silence = float(normalizer.standardise(floor))
     else:  # TIM-Net reads raw MFCCs, as its public code does; they have no floor, and their mean stands in
         normalizer = Normalizer(0.0, 1.0)
         silence = float(train_raw.mean())
