@@ -86,7 +86,7 @@ def test_run_baseline_end_to_end(tmp_path):
     record = r.to_dict()  # the flat record results.json holds, the same keys as a network's
     assert {"title", "wa", "ua", "macro_f1", "confusion", "train_seconds"} <= set(record)
     by_speaker = run_baseline(split, ["anger", "sadness"], feature_set="eGeMAPSv02", cache_dir=tmp_path / "c",
-                              progress=False, normalization="speaker")
+                              progress=False, by_speaker=True)
     assert by_speaker.title.endswith("standardised per speaker") and by_speaker.details["normalization"] == "speaker"
     assert by_speaker.scores["wa"] >= 0.8
 

@@ -29,14 +29,20 @@ TOLERANCE = 1e-4  # max abs probability difference PyTorch vs onnxruntime
 runner = CliRunner()
 
 
-def write_student(path, config=None):
+def write_student(path, config=None, normalizer=None):
     """A paper-sized student (random weights, head scaled x8 so probabilities are far from uniform)."""
     torch.manual_seed(0)
     model = EmotionViT(config or student_config(len(EMODB)))
     with torch.no_grad():
         model.vit.mlp_head.weight.mul_(8)
-    save_torch(model_file(model, EMODB, Normalizer(-45.0, 17.0), LogMelConfig(), meta={"corpus": ["emodb"]}), path)
+    save_torch(model_file(model, EMODB, normalizer or Normalizer(-45.0, 17.0), LogMelConfig(),
+                          meta={"corpus": ["emodb"]}), path)
     return path
+
+
+def write_centred_student(path, centre: str):
+    """A one-layer student whose normaliser centres each clip's bands as `centre` says first."""
+    return write_student(path, student_config(len(EMODB), depth=1), Normalizer(0.0, 12.0, centre))
 
 
 @pytest.fixture(scope="module")
@@ -210,12 +216,7 @@ def test_export_from_a_bf16_recognizer_checks_against_fp32(models, tmp_path):
 def test_an_utterance_centred_model_exports_with_its_centring(tmp_path):
     """A model trained with recipe normalization "utterance" carries it in its file, and the ONNX graph
     centres each clip's bands as PyTorch does."""
-    torch.manual_seed(0)
-    model = EmotionViT(student_config(len(EMODB), depth=1))
-    with torch.no_grad():
-        model.vit.mlp_head.weight.mul_(8)  # probabilities far from uniform, so that parity means something
-    path = tmp_path / "centred.pt"
-    save_torch(model_file(model, EMODB, Normalizer(0.0, 12.0, "utterance"), LogMelConfig(), meta={}), path)
+    path = write_centred_student(tmp_path / "centred.pt", "utterance")
     torch_rec = Recognizer.load(path, precision="fp32")
     assert torch_rec.normalizer.centre == "utterance"
     assert export_onnx(path, tmp_path / "centred.onnx") < TOLERANCE
@@ -227,17 +228,12 @@ def test_an_utterance_centred_model_exports_with_its_centring(tmp_path):
 def test_a_speaker_normalised_model_reads_clips_only_after_calibration_and_is_not_exported(models, tmp_path):
     """Per-speaker normalisation needs the speaker's band means: until calibrate() gives them, such a model
     refuses to run (rather than read wrongly normalised input); calibrated, it normalises as its training did
-    (its training's arithmetic on the speaker's images), and
-    the ONNX graph, which cannot hold a reference, is refused."""
+    (its training's arithmetic on the speaker's images), and the ONNX graph, which cannot hold a reference,
+    is refused."""
     from emovit.export import ExportError
     from emovit.features import pooled_band_means
 
-    torch.manual_seed(0)
-    model = EmotionViT(student_config(len(EMODB), depth=1))
-    with torch.no_grad():
-        model.vit.mlp_head.weight.mul_(8)  # probabilities far from uniform, so that agreement means something
-    path = tmp_path / "by-speaker.pt"
-    save_torch(model_file(model, EMODB, Normalizer(0.0, 12.0, "speaker"), LogMelConfig(), meta={}), path)
+    path = write_centred_student(tmp_path / "by-speaker.pt", "speaker")
     recognizer = Recognizer.load(path, precision="fp32")
     clips = tones()
     assert recognizer.per_speaker
@@ -248,7 +244,7 @@ def test_a_speaker_normalised_model_reads_clips_only_after_calibration_and_is_no
     assert recognizer.calibrate(list(clips), sample_rate=16000) == []
     images = recognizer.frontend(torch.from_numpy(np.stack([recognizer.clip(c) for c in clips])))
     assert torch.allclose(recognizer.speaker_means, pooled_band_means(images), atol=1e-4)
-    expected = model.eval()((images - recognizer.speaker_means) / 12.0).softmax(-1).detach().numpy()
+    expected = recognizer.model((images - recognizer.speaker_means) / 12.0).softmax(-1).detach().numpy()
     got = [recognizer.predict(c, sample_rate=16000).probabilities for c in clips]
     assert np.allclose([[p[label] for label in EMODB] for p in got], expected, atol=1e-5)
     with pytest.raises(ExportError, match="per-speaker normalisation"):

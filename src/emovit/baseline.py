@@ -145,9 +145,8 @@ def cross_fitted_probabilities(X, y, groups, num_classes: int) -> tuple[np.ndarr
     return best[2].astype(np.float32), best[1]
 
 
-def title(feature_set: str, normalization: str = "global") -> str:
-    by_speaker = ", functionals standardised per speaker" if normalization == "speaker" else ""
-    return f"openSMILE {feature_set} + linear SVM{by_speaker}"
+def title(feature_set: str, by_speaker: bool = False) -> str:
+    return f"openSMILE {feature_set} + linear SVM" + (", functionals standardised per speaker" if by_speaker else "")
 
 
 def standardise_by_speaker(X: np.ndarray, speakers: list) -> np.ndarray:
@@ -163,10 +162,10 @@ def standardise_by_speaker(X: np.ndarray, speakers: list) -> np.ndarray:
 
 
 def run_baseline(split: Split, labels: list[str], feature_set: str = "ComParE_2016", cache_dir=None,
-                 seed: int = 0, progress: bool = True, normalization: str = "global") -> ModelResult:
+                 seed: int = 0, progress: bool = True, by_speaker: bool = False) -> ModelResult:
     """Fit on the split's training originals, pick C on its validation part, score its test part once.
-    With `normalization` "speaker" (the recipe's, given to the networks too), every part's functionals are
-    standardised speaker by speaker first, the test speakers on their own test clips."""
+    With `by_speaker` (a recipe's per-speaker normalisation, given to the networks too), every part's
+    functionals are standardised speaker by speaker first, the test speakers on their own test clips."""
     t0 = time.perf_counter()
     parts = {p: split.originals(p) for p in ("train", "val", "test")}
     if not parts["train"] or not parts["test"]:
@@ -185,7 +184,7 @@ def run_baseline(split: Split, labels: list[str], feature_set: str = "ComParE_20
 
     def xy(us):
         X = X_all[[row[u.path] for u in us]]
-        if normalization == "speaker":
+        if by_speaker:
             X = standardise_by_speaker(X, [(u.corpus, u.speaker) for u in us])
         return X, np.array([index[u.label] for u in us], dtype=int)
 
@@ -199,10 +198,10 @@ def run_baseline(split: Split, labels: list[str], feature_set: str = "ComParE_20
     if by_corpus:
         scores["per_corpus"] = by_corpus
     details = {"protocol": split.protocol, "seed": split.seed, "fold": split.fold, "feature_set": feature_set,
-               "normalization": normalization,
+               "normalization": "speaker" if by_speaker else "global",
                "C": float(model.C_), "val_ua_by_C": {str(c): ua for c, ua in model.val_ua_.items()},
                "n_train": len(parts["train"]), "n_val": len(parts["val"]), "n_test": len(parts["test"])}
-    return ModelResult(title(feature_set, normalization), scores, time.perf_counter() - t0, details=details)
+    return ModelResult(title(feature_set, by_speaker), scores, time.perf_counter() - t0, details=details)
 
 
 def baseline_study(utterances, protocol: str, seeds: list[int], feature_set: str = "ComParE_2016",

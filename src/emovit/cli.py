@@ -408,10 +408,11 @@ def predict(
     if window is not None and window > recognizer.clip_seconds:
         _fail(f"--window must be at most {recognizer.clip_seconds:g} s, the clip length the model was trained on")
     recognizer.long_input = "first" if first_clip else "windows"
-    if same_speaker != recognizer.per_speaker:
+    if recognizer.per_speaker and not same_speaker:
         _fail(f"{recognizer.path}: trained with per-speaker normalisation; give recordings of one speaker with "
-              "--same-speaker, which calibrates the model on all of them" if recognizer.per_speaker else
-              f"--same-speaker is for models trained with per-speaker normalisation; {recognizer.path} is not")
+              "--same-speaker, which calibrates the model on all of them")
+    if same_speaker and not recognizer.per_speaker:
+        _fail(f"--same-speaker is for models trained with per-speaker normalisation; {recognizer.path} is not")
     if same_speaker:
         try:
             recognizer.calibrate(files)  # a file that cannot be decoded is reported below, with its prediction

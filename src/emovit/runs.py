@@ -131,10 +131,9 @@ def prepare_split(split: Split, labels: list[str], frontend, recipe: Recipe, cac
     train_speakers = [speaker_of[g[0][0]] for g in groups]
     if frontend.kind == "logmel":
         normalizer = Normalizer.fit(train_raw, recipe.normalization, train_speakers)
-        floor = torch.tensor(-frontend.top_db)  # the image's floor, what masks and crops fill with
-        if normalizer.centre != "global":  # centring moved each band's floor by the mean it took out: by their average
-            floor = floor - (train_raw.mean() - normalizer.mean)
-        silence = float(normalizer.standardise(floor))
+        # what masks and crops fill with: the image's floor, moved by the average band mean centring took out
+        # (none under global normalisation, whose mean is the raw images')
+        silence = float(normalizer.standardise(-frontend.top_db - (train_raw.mean() - normalizer.mean)))
     else:  # TIM-Net reads raw MFCCs, as its public code does; they have no floor, and their mean stands in
         normalizer = Normalizer(0.0, 1.0)
         silence = float(train_raw.mean())
@@ -310,7 +309,7 @@ def run_split(split: Split, labels: list[str], jobs: list[Job], run_dir: Path, r
 
         models["opensmile"] = run_baseline(split, labels, recipe.baseline, seed=recipe.seed, progress=progress,
                                            cache_dir=cache_dir / "opensmile" if cache_dir else None,
-                                           normalization="speaker" if recipe.normalization == "speaker" else "global")
+                                           by_speaker=recipe.normalization == "speaker")
     failures = {path: reason for part in prepared.values() for path, reason in part.failures.items()}
     results = {"models": as_dicts(models), "protocol": split.protocol, "fold": split.fold, "seed": recipe.seed,
                "split": split.summary(), "machine": machine(), "leakage": audit, "labels": labels,

@@ -49,8 +49,12 @@ class TorchRecognizer(Recognizer):
             raise ModelFileError(f"{path}: damaged model file ({len(labels)} labels for {config.num_classes} outputs)")
         return cls(network, labels, normalizer, frontend, device, path, blob.get("meta"), precision)
 
+    def _raw_images(self, clips: list[np.ndarray]) -> torch.Tensor:
+        """The front end's images of clips, before normalisation."""
+        return self.frontend(torch.from_numpy(np.stack(clips)).to(self.device))
+
     def _images(self, clips: list[np.ndarray]) -> torch.Tensor:
-        images = self.frontend(torch.from_numpy(np.stack(clips)).to(self.device))
+        images = self._raw_images(clips)
         if not self.per_speaker:
             return self.normalizer(images)
         if self.speaker_means is None:
@@ -60,8 +64,7 @@ class TorchRecognizer(Recognizer):
 
     def band_means(self, clips: list[np.ndarray]) -> torch.Tensor:
         with torch.inference_mode():
-            images = torch.cat([self.frontend(torch.from_numpy(np.stack(clips[i:i + 32])).to(self.device))
-                                for i in range(0, len(clips), 32)])
+            images = torch.cat([self._raw_images(clips[i:i + 32]) for i in range(0, len(clips), 32)])
             return pooled_band_means(images)
 
     def probabilities(self, clips: list[np.ndarray]) -> np.ndarray:
