@@ -64,6 +64,8 @@ VARIANTS = {
     "warm start (as above) + random crops of 0.5-4 s on half the clips": {**WARM_START, **HALF_CROPS},
     "+ per-speaker normalisation (each part's clips centred on their speaker's band means; test speakers on their own clips)": {
         "normalization": "speaker"},
+    "network: student-conv (+ a depthwise conv over 7 frames' tokens: local order, beyond the paper)": {
+        "student_network": "student-conv"},
 }
 
 

@@ -22,6 +22,8 @@ ROWS = [
     (("emovit", "plain"), "emovit student (recipe `emovit`, CE only)", "student"),
     (("stem", "student-stem"), "student-stem: the student behind a tiny conv stem (recipe `emovit`, CE only)",
      "student-stem"),
+    (("paper-conv", "student-conv"), "student-conv: the student with a convolutional positional encoding "
+                                     "(recipe `paper-e20`, CE only)", "student-conv"),
     (("warm", "plain"), "emovit student pre-trained on the two other corpora, then recipe `emovit` (CE only)",
      "student"),
     (("paper-warm", "plain"), "student pre-trained on the two other corpora, then recipe `paper-e20` (CE only)",

@@ -158,6 +158,13 @@ def test_teacher_with_stem_and_coordinates_exports(tmp_path):
     assert parity(Recognizer.load(pt, precision="fp32"), Recognizer.load(tmp_path / "teacher.onnx"), tones()) < TOLERANCE
 
 
+def test_student_with_conv_positions_exports(tmp_path):
+    small = student_config(len(EMODB), depth=1, dim=32, heads=2, dim_head=16, mlp_dim=32, position="conv")
+    pt = write_student(tmp_path / "conv.pt", small)
+    assert export_onnx(pt, tmp_path / "conv.onnx") < TOLERANCE
+    assert parity(Recognizer.load(pt, precision="fp32"), Recognizer.load(tmp_path / "conv.onnx"), tones()) < TOLERANCE
+
+
 def test_failed_check_leaves_no_file_behind(models, tmp_path):
     out = tmp_path / "model.onnx"
     with pytest.raises(ExportError, match="disagrees with PyTorch"):

@@ -133,7 +133,7 @@ def test_a_network_without_head_or_pooled_is_refused_at_construction():
         Incomplete(None)
 
 
-@pytest.mark.parametrize("name", ["student-learned", "student-stem"])
+@pytest.mark.parametrize("name", ["student-learned", "student-conv", "student-stem"])
 def test_student_variants_stay_within_the_students_budget(name):
     # the budget for a shipped variant: <= 1.5M parameters, <= 0.2 GMACs as run, same input
     from emovit.models import build
@@ -141,6 +141,23 @@ def test_student_variants_stay_within_the_students_budget(name):
     measured = count(build(name, 7))
     assert measured["params"] <= 1_500_000 and measured["gmacs_run"] <= 0.2
     assert build(name, 7)(torch.randn(1, 1, 128, 128)).shape == (1, 7)
+
+
+def test_conv_position_sees_frame_order_but_not_the_clips_offset():
+    # the plain student reads a set of frames; the conv encoding makes it read their order, and a
+    # clip shifted in its frame (speech anywhere, as random crops make it) gives the same tokens
+    from emovit.models import build
+
+    torch.manual_seed(0)
+    model = build("student-conv", 5, depth=1, dim=32, heads=2, dim_head=16, mlp_dim=32).eval()
+    conv = model.vit.conv_position.conv
+    assert conv.groups == 32 and conv.kernel_size == (7,)
+    x = torch.zeros(1, 1, 128, 128)
+    x[..., 20:60] = torch.randn(1, 1, 128, 40)
+    with torch.no_grad():
+        assert not torch.allclose(model(x), model(x[..., torch.randperm(128)]), atol=1e-3)
+        shifted = torch.roll(x, 30, dims=-1)  # silence (zeros) stays silence around the speech
+        torch.testing.assert_close(model(x), model(shifted), rtol=1e-4, atol=1e-5)
 
 
 def test_student_stem_is_tiny_and_breaks_permutation_invariance():

@@ -36,6 +36,9 @@ MODELS: dict[str, tuple[str, Callable[[int], ModelConfig]]] = {
     "student-16x16": ("Student on 16x16 square patches", lambda n: student_config(n, patch_size=SQUARE)),
     "student-learned": ("Student with a learned positional embedding (beyond the paper; +33k parameters)",
                         lambda n: student_config(n, position="learned")),
+    "student-conv": ("Student with a convolutional positional encoding: a depthwise conv over 7 frames' tokens, "
+                     "added to them (beyond the paper; +2k parameters)",
+                     lambda n: student_config(n, position="conv")),
     "student-stem": ("Student behind a tiny conv stem: three 3x3 layers of 8, 8, 1 channels (beyond the paper)",
                      lambda n: student_stem_config(n)),
     "ast": ("AST (Gong et al. 2021): ViT-Base, 16x16 patches, no overlap, from scratch unless a checkpoint is given",
