@@ -12,6 +12,8 @@
 #           (the committed emovit group's TIM-Net row read standardised MFCCs)
 #   stem    the student-stem network (a tiny conv stem, beyond the paper) with emovit's recipe, CE only:
 #           paired with the emovit group's student on the same folds and seeds
+#   paper-conv  the student-conv network (a depthwise conv over 7 frames' tokens added to them, beyond the
+#           paper) with the paper's recipe (paper-e20), CE only: paired with the paper-plain group's student
 #   warm    the student with emovit's recipe started from one pre-trained on the two other corpora (the
 #           model file runs/pretrain-<others>/models/plain.pt, made by benchmarks/pretrain/commands.sh)
 #   paper-warm  the CE-only student with the paper's recipe (paper-e20) started from the same pre-trained student
@@ -21,7 +23,7 @@
 #           functionals standardised per speaker: both given the same speaker information
 # Two processes, one fold each at a time (torchrun --distribute folds), one thread each. Resumable:
 # run it again and finished folds are not trained again. From the repository root, ../shared beside it:
-#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper paper-plain paper-kd timnet-raw stem warm paper-warm svm paper-speaker)
+#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper paper-plain paper-kd timnet-raw stem paper-conv warm paper-warm svm paper-speaker)
 # A fourth word, `continue`, first copies the finished folds of the run kept in benchmarks/peers/ (by
 # scripts/keep_run.sh) into runs/peers/, so a run cut short in one session goes on in another from them.
 set -euo pipefail
@@ -38,11 +40,12 @@ case $group in
   paper-kd) models=student recipe=benchmarks/peers/recipes/paper-e20-kd.toml ;;
   timnet-raw) models=timnet recipe=emovit ;;
   stem) models=student-stem recipe=emovit ;;
+  paper-conv) models=student-conv recipe=paper-e20 ;;
   warm) models=plain recipe=emovit ;;
   paper-warm) models=plain recipe=paper-e20 ;;
   svm) models=opensmile recipe=emovit ;;
   paper-speaker) models=plain,opensmile recipe=benchmarks/peers/recipes/paper-e20-speaker.toml ;;
-  *) echo "unknown group $group: emovit, paper, paper-plain, paper-kd, timnet-raw, stem, warm, paper-warm, svm or paper-speaker" >&2; exit 2 ;;
+  *) echo "unknown group $group: emovit, paper, paper-plain, paper-kd, timnet-raw, stem, paper-conv, warm, paper-warm, svm or paper-speaker" >&2; exit 2 ;;
 esac
 out=runs/peers/$corpus-$protocol-$group kept=benchmarks/peers/$corpus-$protocol-$group
 if [ "$mode" = continue ]; then
