@@ -248,3 +248,48 @@ def test_targets_report_met_and_missed(result):
     fake["joined"] = None
     by = {t["target"]: t for t in targets_report(fake)}
     assert by["crop_1s"]["met"] is None and by["joined"]["met"] is None
+
+
+def _per_speaker_run(root, items, reference):
+    """A run directory as `emovit reproduce` leaves it, with a per-speaker-normalised model and the test
+    items split between two speakers."""
+    import csv
+
+    (root / "models").mkdir(parents=True)
+    write_model(root / "models" / "plain.pt", centre="speaker")
+    with open(root / "split.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["part", "view", "path", "label", "speaker", "corpus"])
+        for i, (path, label) in enumerate(items):
+            w.writerow(["test", 0, path, label, f"s{i % 2}", "tones"])
+        for path in reference:
+            w.writerow(["train", 0, path, LABELS[0], "s9", "tones"])
+    return root
+
+
+def test_a_per_speaker_model_is_calibrated_on_each_speaker_in_each_condition(tmp_path, corpus):
+    from emovit.evaluate import evaluate_run
+
+    items, reference = corpus
+    items = items[:9]  # decodable clips of the model's labels
+    run = _per_speaker_run(tmp_path / "run", items, reference)
+    rec = Recognizer.load(run / "models" / "plain.pt", precision="fp32")
+    with pytest.raises(ValueError, match="speaker of every item"):
+        evaluate_robustness(rec, items, noise_reference=reference)
+
+    result = evaluate_run(run, "plain", precision="fp32")["splits"]["split"]
+    assert result["calibration"]["speakers"] == 2
+    assert "calibrated per speaker (2 speakers)" in (run / "robustness.md").read_text()
+    for condition, make in (("full", lambda w: w), ("crop_1s", lambda w: centre_crop(w, 1.0, RATE))):
+        answers = {}
+        for speaker in (0, 1):  # what --same-speaker does with one speaker's clips of that condition
+            clips = [_wav_bytes(make(load_audio(p, RATE)), RATE) for i, (p, _) in enumerate(items) if i % 2 == speaker]
+            rec.calibrate(clips)
+            for (path, _), prediction in zip(items[speaker::2], rec.predict_batch(clips)):
+                answers[path] = prediction.label
+        truth = [label for _, label in items]
+        said = [answers[p] for p, _ in items]
+        assert result["conditions"][condition]["wa"] == pytest.approx(np.mean([t == s for t, s in zip(truth, said)]))
+        assert result["conditions"][condition]["answers"] == {
+            label: pytest.approx(said.count(label) / len(said)) for label in rec.labels}
+    assert result["joined"]["recordings"] == 2  # one speaker's clips each (15 s of tones a speaker)

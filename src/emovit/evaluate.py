@@ -1,7 +1,8 @@
 """`emovit evaluate`: a trained run's model on its own test part under the conditions users meet
 and the corpora do not show: short crops, added noise, clips joined into a continuous recording
 (`emovit.robustness`). Folds are evaluated one by one (each with its own model and test part) and
-summarised as mean +- std; speech-shaped noise takes its spectrum from the fold's training part."""
+summarised as mean +- std; speech-shaped noise takes its spectrum from the fold's training part. A model
+trained with per-speaker normalisation is calibrated on each test speaker's clips in each condition."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,12 +39,15 @@ def evaluate_run(run_dir: str | Path, model: str | None = None, precision: str =
             raise ModelFileError(f"{path}: no such model in the run (models/: "
                                  f"{', '.join(sorted(p.stem for p in (folder / 'models').glob('*.pt')))})")
         recognizer = Recognizer.load(path, precision=precision)
-        recognizer.require_single_clips("emovit evaluate")
-        items = [(u.path, u.label) for u in split.originals("test")]
+        test = split.originals("test")
+        items = [(u.path, u.label) for u in test]
+        speakers = [f"{u.corpus}/{u.speaker}" for u in test]  # a per-speaker model is calibrated on each
         reference = sorted({u.path for u in split.originals("train")})
         if progress:
-            progress(f"{folder.name}: {recognizer.path.name} on {len(items)} test clips")
-        result = evaluate_robustness(recognizer, items, noise_reference=reference, seed=seed, window=window, hop=hop)
+            progress(f"{folder.name}: {recognizer.path.name} on {len(items)} test clips"
+                     + (f" of {len(set(speakers))} speakers, calibrated on each" if recognizer.per_speaker else ""))
+        result = evaluate_robustness(recognizer, items, noise_reference=reference, seed=seed, window=window, hop=hop,
+                                     speakers=speakers)
         result["targets"] = targets_report(result)
         per_split[split.fold or "split"] = result
     summary = {"run": str(run_dir), "model": model, "splits": per_split, "mean": _mean(per_split)}

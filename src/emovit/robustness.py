@@ -33,6 +33,12 @@ Definitions (also written into every result under ``"definitions"``):
   covers more than half of the window's duration; windows with no such clip (straddling two
   clips, or mostly gap) are excluded and counted.
 
+- **Per-speaker calibration** (a model trained with per-speaker normalisation, which reads a clip only
+  with its speaker's reference): in every condition each test speaker's reference is taken from that
+  speaker's clips *in that condition* (their crops, their noisy clips), as `emovit predict
+  --same-speaker` takes it from the files it is given; joined recordings are then made of one
+  speaker's clips each and calibrated on themselves.
+
 Everything random is drawn from ``numpy.random.default_rng`` seeded by ``seed``, the condition and
 the clip's path, so a result is reproducible and does not depend on the order of ``items``.
 
@@ -295,14 +301,26 @@ def _scores(true: list[str], predicted: list[str], labels: list[str]) -> dict:
     return out
 
 
-def _classify(recognizer, waves: list[np.ndarray], batch_size: int) -> list[str | AudioError]:
+def _classify(recognizer, waves: list[np.ndarray], batch_size: int,
+              speakers: Sequence[str] | None = None) -> list[str | AudioError]:
+    """The label (or AudioError) of each wave; with ``speakers``, each speaker's waves are read after
+    calibrating the recognizer on them."""
     rate = recognizer.sample_rate
-    results = recognizer.predict_batch([_wav_bytes(w, rate) for w in waves], batch_size=batch_size)
-    return [r if isinstance(r, AudioError) else r.label for r in results]
+    if speakers is None:
+        results = recognizer.predict_batch([_wav_bytes(w, rate) for w in waves], batch_size=batch_size)
+        return [r if isinstance(r, AudioError) else r.label for r in results]
+    answers: list = [None] * len(waves)
+    for speaker in dict.fromkeys(speakers):
+        indices = [i for i, s in enumerate(speakers) if s == speaker]
+        clips = [_wav_bytes(waves[i], rate) for i in indices]
+        recognizer.calibrate(clips)
+        for i, r in zip(indices, recognizer.predict_batch(clips, batch_size=batch_size)):
+            answers[i] = r if isinstance(r, AudioError) else r.label
+    return answers
 
 
-def _condition(recognizer, waves, labels_true, batch_size, **info) -> tuple[dict, list]:
-    answers = _classify(recognizer, waves, batch_size)
+def _condition(recognizer, waves, labels_true, batch_size, speakers=None, **info) -> tuple[dict, list]:
+    answers = _classify(recognizer, waves, batch_size, speakers)
     kept = [(t, a) for t, a in zip(labels_true, answers) if not isinstance(a, AudioError)]
     failed = [str(a) for a in answers if isinstance(a, AudioError)]
     out = {**info, **_scores([t for t, _ in kept], [a for _, a in kept], recognizer.labels),
@@ -328,10 +346,17 @@ def _pack(order: list[int], durations: list[float], target: float, gap: float) -
 
 
 def _joined(recognizer, waves, truth, paths, clip_answers, *, window, hop, seed, batch_size,
-            target_seconds, gap_seconds) -> dict:
+            target_seconds, gap_seconds, speakers=None) -> dict:
+    """With ``speakers``, every recording is one speaker's clips, and the recognizer is calibrated on
+    the recording before its timeline is read."""
     rate = recognizer.sample_rate
     order = [int(i) for i in np.random.default_rng([int(seed), 99]).permutation(len(waves))]
-    groups = _pack(order, [len(w) / rate for w in waves], target_seconds, gap_seconds)
+    durations = [len(w) / rate for w in waves]
+    if speakers is None:
+        groups = _pack(order, durations, target_seconds, gap_seconds)
+    else:
+        groups = [g for speaker in dict.fromkeys(speakers)
+                  for g in _pack([i for i in order if speakers[i] == speaker], durations, target_seconds, gap_seconds)]
     win_true: list[str] = []
     win_pred: list[str] = []
     excluded = 0
@@ -342,6 +367,8 @@ def _joined(recognizer, waves, truth, paths, clip_answers, *, window, hop, seed,
         recording, segments = join_clips([waves[i] for i in group], rate, gap_seconds)
         seconds.append(len(recording) / rate)
         try:
+            if speakers is not None:
+                recognizer.calibrate([_wav_bytes(recording, rate)])
             result = recognizer.timeline(_wav_bytes(recording, rate), window=window, hop=hop, batch_size=batch_size)
         except AudioError as e:
             failed.append(str(e))
@@ -383,7 +410,8 @@ def evaluate_robustness(recognizer, items: list[tuple[str | os.PathLike, str]], 
                         noises: Sequence[str] = NOISES, joined: bool = True, window: float | None = None,
                         hop: float | None = None, seed: int = 0,
                         noise_reference: list[str | os.PathLike] | None = None, batch_size: int = 32,
-                        joined_seconds: float = JOINED_SECONDS, gap_seconds: float = 0.0) -> dict:
+                        joined_seconds: float = JOINED_SECONDS, gap_seconds: float = 0.0,
+                        speakers: Sequence[str] | None = None) -> dict:
     """Accuracy of ``recognizer`` on ``items`` (the test part: ``(path, label)`` pairs) under
     every condition of the robustness issue; see the module docstring for the definitions.
 
@@ -397,16 +425,25 @@ def evaluate_robustness(recognizer, items: list[tuple[str | os.PathLike, str]], 
     ``noise_reference`` (training-side utterances, required for speech-shaped noise) must not
     share a file with ``items``.  ``window``/``hop`` default to the recognizer's clip length and
     half of it.  Recordings are joined in a seeded random order, each closed once it reaches
-    ``joined_seconds``, with ``gap_seconds`` of silence between clips."""
+    ``joined_seconds``, with ``gap_seconds`` of silence between clips.
+
+    ``speakers`` (the speaker of each item) is required for a recognizer of a per-speaker-normalised
+    model and ignored otherwise: each speaker's clips are then read after calibrating on them, in
+    every condition (module docstring)."""
     unknown_noise = sorted(set(noises) - set(NOISES))
     if unknown_noise:
         raise ValueError(f"unknown noise type(s) {unknown_noise}; choose from {', '.join(NOISES)}")
+    per_speaker = getattr(recognizer, "per_speaker", False)
+    if per_speaker and (speakers is None or len(speakers) != len(items)):
+        raise ValueError(f"{recognizer.path or 'this model'} was trained with per-speaker normalisation: "
+                         "evaluating it needs the speaker of every item (speakers=)")
     rate = recognizer.sample_rate
     labels = list(recognizer.labels)
     window = float(recognizer.clip_seconds if window is None else window)
     hop = float(window / 2 if hop is None else hop)
 
     skipped = Counter(str(label) for _, label in items if str(label) not in labels)
+    speaker_of = dict(zip((str(p) for p, _ in items), speakers)) if per_speaker else {}
     known = [(str(p), str(label)) for p, label in items if str(label) in labels]
     spectrum = None
     reference_info: dict = {}
@@ -437,15 +474,16 @@ def evaluate_robustness(recognizer, items: list[tuple[str | os.PathLike, str]], 
             continue
         truth.append(label)
         paths.append(path)
+    by_speaker = [speaker_of[p] for p in paths] if per_speaker else None
 
     conditions: dict = {}
-    full, clip_answers = _condition(recognizer, waves, truth, batch_size, kind="full")
+    full, clip_answers = _condition(recognizer, waves, truth, batch_size, by_speaker, kind="full")
     conditions["full"] = full
     for seconds in crops:
         cropped = [centre_crop(w, seconds, rate) for w in waves]
         n_crop = int(round(seconds * rate))
         conditions[f"crop_{_key_seconds(seconds)}"] = _condition(
-            recognizer, cropped, truth, batch_size, kind="crop", seconds=float(seconds),
+            recognizer, cropped, truth, batch_size, by_speaker, kind="crop", seconds=float(seconds),
             shorter_than_crop=sum(len(w) <= n_crop for w in waves))[0]
     for noise_name in noises if snrs else ():  # no SNR asked: no noise to draw
         code = NOISES.index(noise_name) + 1
@@ -457,7 +495,8 @@ def evaluate_robustness(recognizer, items: list[tuple[str | os.PathLike, str]], 
         for snr in snrs:
             noisy = [add_noise_at_snr(w, n, snr, rate=rate) for w, n in zip(waves, base)]
             conditions[f"{noise_name}_{snr:g}dB"] = _condition(
-                recognizer, noisy, truth, batch_size, kind="noise", noise=noise_name, snr_db=float(snr))[0]
+                recognizer, noisy, truth, batch_size, by_speaker, kind="noise", noise=noise_name,
+                snr_db=float(snr))[0]
 
     result: dict = {
         "model": {"path": str(recognizer.path or ""), "labels": labels,
@@ -484,9 +523,14 @@ def evaluate_robustness(recognizer, items: list[tuple[str | os.PathLike, str]], 
                               "windows without such a clip are excluded and counted",
         },
     }
+    if per_speaker:
+        result["calibration"] = {"speakers": len(set(by_speaker)), "definition": (
+            "per-speaker normalisation: each speaker's reference is taken from their own clips in the same "
+            "condition; joined recordings are one speaker's clips each, calibrated on themselves")}
     if joined and waves:
         result["joined"] = _joined(recognizer, waves, truth, paths, clip_answers, window=window, hop=hop, seed=seed,
-                                   batch_size=batch_size, target_seconds=joined_seconds, gap_seconds=gap_seconds)
+                                   batch_size=batch_size, target_seconds=joined_seconds, gap_seconds=gap_seconds,
+                                   speakers=by_speaker)
     return result
 
 
@@ -562,6 +606,9 @@ def robustness_markdown(result: dict) -> str:
                       f"{_f(j['clip_wa'])} (all clips), {_f(j['clip_wa_scored'])} (the {j['clips_scored']} clips "
                       "that are the majority of a scored window)."]
     notes = []
+    if result.get("calibration"):
+        notes.append(f"calibrated per speaker ({result['calibration']['speakers']} speakers): "
+                     + result["calibration"]["definition"])
     if result.get("skipped_labels"):
         notes.append("skipped (labels the model lacks): "
                      + ", ".join(f"{k} {v}" for k, v in result["skipped_labels"].items()))
