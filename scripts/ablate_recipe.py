@@ -27,6 +27,8 @@ from emovit.config import load_recipe
 
 # the student pre-trained on SAVEE + RAVDESS (benchmarks/pretrain/commands.sh emodb), and recipe emovit's crops
 WARM_START = {"init_from": "runs/pretrain-savee-ravdess/models/plain.pt"}
+# the same pre-training with per-speaker normalisation (benchmarks/pretrain/commands.sh emodb speaker)
+WARM_START_SPEAKER = {"init_from": "runs/pretrain-savee-ravdess-speaker/models/plain.pt", "normalization": "speaker"}
 HALF_CROPS = {"stage.crop_prob": 0.5, "stage.crop_min_frames": 16}
 # variant -> recipe settings that replace the base recipe's ("stage.x" for stage settings)
 VARIANTS = {
@@ -66,6 +68,7 @@ VARIANTS = {
         "normalization": "speaker"},
     "network: student-conv (+ a depthwise conv over 7 frames' tokens: local order, beyond the paper)": {
         "student_network": "student-conv"},
+    "+ per-speaker normalisation, warm start from a student pre-trained on SAVEE + RAVDESS with it": WARM_START_SPEAKER,
 }
 
 
