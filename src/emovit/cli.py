@@ -482,7 +482,8 @@ def evaluate(
 ):
     """Robustness of a trained run's model on its test part (every fold): centre crops of 0.7, 1 and 2 s,
     white and speech-shaped noise at 20 and 10 dB SNR, and clips joined into ~60 s recordings read as a
-    timeline; writes RUN/robustness.json and robustness.md."""
+    timeline; writes RUN/robustness.json and robustness.md. A model trained with per-speaker normalisation is
+    calibrated on each test speaker's clips in each condition."""
     from .evaluate import evaluate_run
     from .inference import ModelFileError
 
