@@ -41,7 +41,7 @@ def evaluate_run(run_dir: str | Path, model: str | None = None, precision: str =
         recognizer = Recognizer.load(path, precision=precision)
         test = split.originals("test")
         items = [(u.path, u.label) for u in test]
-        speakers = [f"{u.corpus}/{u.speaker}" for u in test]  # a per-speaker model is calibrated on each
+        speakers = [(u.corpus, u.speaker) for u in test]  # a per-speaker model is calibrated on each, as in training
         reference = sorted({u.path for u in split.originals("train")})
         if progress:
             progress(f"{folder.name}: {recognizer.path.name} on {len(items)} test clips"

@@ -302,9 +302,9 @@ def _scores(true: list[str], predicted: list[str], labels: list[str]) -> dict:
 
 
 def _classify(recognizer, waves: list[np.ndarray], batch_size: int,
-              speakers: Sequence[str] | None = None) -> list[str | AudioError]:
+              speakers: Sequence | None = None) -> list[str | AudioError]:
     """The label (or AudioError) of each wave; with ``speakers``, each speaker's waves are read after
-    calibrating the recognizer on them."""
+    calibrating the recognizer on them (the decoded samples themselves: no WAV round trip)."""
     rate = recognizer.sample_rate
     if speakers is None:
         results = recognizer.predict_batch([_wav_bytes(w, rate) for w in waves], batch_size=batch_size)
@@ -312,8 +312,8 @@ def _classify(recognizer, waves: list[np.ndarray], batch_size: int,
     answers: list = [None] * len(waves)
     for speaker in dict.fromkeys(speakers):
         indices = [i for i, s in enumerate(speakers) if s == speaker]
+        recognizer.calibrate([waves[i] for i in indices], sample_rate=rate)
         clips = [_wav_bytes(waves[i], rate) for i in indices]
-        recognizer.calibrate(clips)
         for i, r in zip(indices, recognizer.predict_batch(clips, batch_size=batch_size)):
             answers[i] = r if isinstance(r, AudioError) else r.label
     return answers
@@ -368,7 +368,7 @@ def _joined(recognizer, waves, truth, paths, clip_answers, *, window, hop, seed,
         seconds.append(len(recording) / rate)
         try:
             if speakers is not None:
-                recognizer.calibrate([_wav_bytes(recording, rate)])
+                recognizer.calibrate([recording], sample_rate=rate)
             result = recognizer.timeline(_wav_bytes(recording, rate), window=window, hop=hop, batch_size=batch_size)
         except AudioError as e:
             failed.append(str(e))
@@ -411,7 +411,7 @@ def evaluate_robustness(recognizer, items: list[tuple[str | os.PathLike, str]], 
                         hop: float | None = None, seed: int = 0,
                         noise_reference: list[str | os.PathLike] | None = None, batch_size: int = 32,
                         joined_seconds: float = JOINED_SECONDS, gap_seconds: float = 0.0,
-                        speakers: Sequence[str] | None = None) -> dict:
+                        speakers: Sequence | None = None) -> dict:
     """Accuracy of ``recognizer`` on ``items`` (the test part: ``(path, label)`` pairs) under
     every condition of the robustness issue; see the module docstring for the definitions.
 
@@ -427,13 +427,13 @@ def evaluate_robustness(recognizer, items: list[tuple[str | os.PathLike, str]], 
     half of it.  Recordings are joined in a seeded random order, each closed once it reaches
     ``joined_seconds``, with ``gap_seconds`` of silence between clips.
 
-    ``speakers`` (the speaker of each item) is required for a recognizer of a per-speaker-normalised
+    ``speakers`` (the speaker of each item, any hashable value) is required for a recognizer of a per-speaker-normalised
     model and ignored otherwise: each speaker's clips are then read after calibrating on them, in
     every condition (module docstring)."""
     unknown_noise = sorted(set(noises) - set(NOISES))
     if unknown_noise:
         raise ValueError(f"unknown noise type(s) {unknown_noise}; choose from {', '.join(NOISES)}")
-    per_speaker = getattr(recognizer, "per_speaker", False)
+    per_speaker = recognizer.per_speaker
     if per_speaker and (speakers is None or len(speakers) != len(items)):
         raise ValueError(f"{recognizer.path or 'this model'} was trained with per-speaker normalisation: "
                          "evaluating it needs the speaker of every item (speakers=)")
