@@ -25,3 +25,14 @@ def test_resume_accepts_settings_an_older_run_did_not_record(tmp_path):
 
 def test_resume_of_a_new_directory_is_free(tmp_path):
     check_resume(tmp_path / "absent", {"protocol": "paper"})
+
+
+def test_resume_accepts_other_execution_settings(tmp_path):
+    """How a run is executed (compiled steps, checkpoint frequency) is not what it computes: a run resumes
+    with other values of those, at any depth, and still refuses a change of what it computes beside them."""
+    _write(tmp_path, {"recipe": {"stage": {"lr": 1e-4, "compile": False, "checkpoint_every": 200},
+                                 "per_model": {"timnet": {"compile": False}}}})
+    check_resume(tmp_path, {"recipe": {"stage": {"lr": 1e-4, "compile": True, "checkpoint_every": 50},
+                                       "per_model": {"timnet": {"compile": True}}}})
+    with pytest.raises(ResumeError, match=r"recipe\.stage\.lr differ"):
+        check_resume(tmp_path, {"recipe": {"stage": {"lr": 3e-4, "compile": True}}})

@@ -272,3 +272,26 @@ def test_compare_records_the_labels_it_left_out(corpus, tmp_path):
     assert res.exit_code == 0, res.output
     config = json.loads((out / "config.json").read_text())
     assert config["labels"] == LABELS[:2] and config["labels_left_out"] == {LABELS[2]: 9}
+
+
+def test_compare_compiles_the_models_named_and_refuses_others(corpus, tmp_path, monkeypatch):
+    """--compile NAMES sets per_model.NAME.compile: that model's steps are compiled (Dynamo's eager backend
+    here, seconds rather than Inductor's minutes), the others' not; an unknown name is refused with the list."""
+    real, given = torch.compile, []
+
+    def compile_eagerly(module, **kwargs):
+        given.append(module)
+        return real(module, backend="eager", **kwargs)
+
+    monkeypatch.setattr(torch, "compile", compile_eagerly)
+    torch._dynamo.reset()
+    out = tmp_path / "run"
+    base = ["compare", "--corpus", "emodb", "--root", str(corpus), "--protocol", "paper", "--out", str(out),
+            "--epochs", "1", "--views", "1", "--time-runs", "0", "--quiet", "--cache", str(tmp_path / "cache")]
+    bad = CliRunner().invoke(app, [*base, "--models", "plain", "--compile", "timnett"])
+    assert bad.exit_code == 2 and "--compile" in bad.output and "timnet" in bad.output
+    res = CliRunner().invoke(app, [*base, "--models", "plain,timnet", "--compile", "timnet"])
+    assert res.exit_code == 0, res.output
+    assert [type(m.model).__name__ for m in given] == ["TIMNet"]
+    recipe = json.loads((out / "config.json").read_text())["recipe"]
+    assert recipe["per_model"]["timnet"]["compile"] is True and recipe["stage"]["compile"] is False

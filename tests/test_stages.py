@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -295,3 +297,61 @@ def test_speaker_adversarial_training_is_refused_where_it_cannot_work(tmp_path):
         run_stage("match", _small("student"), data, config, tmp_path / "c", LABELS, progress=False)
     with pytest.raises(ValueError, match="at least 0"):
         StageConfig(speaker_adversarial=-1.0)
+
+
+def _eager_compile(monkeypatch) -> list:
+    """torch.compile with Dynamo's eager backend (the graph is captured, not compiled to C++: seconds, not
+    minutes); returns the list of modules it was given."""
+    given, real = [], torch.compile
+
+    def compile_eagerly(module, **kwargs):
+        given.append(module)
+        return real(module, backend="eager", **kwargs)
+
+    monkeypatch.setattr(torch, "compile", compile_eagerly)
+    return given
+
+
+def test_a_compiled_step_trains_the_same_weights_and_saves_the_models_own(tmp_path, monkeypatch):
+    """`compile` wraps the step's objective, not the model: the saved state dicts are the model's (no
+    torch.compile prefixes), a compiled run resumes an uncompiled one's checkpoint, and the weights are the
+    uncompiled step's."""
+    torch._dynamo.reset()
+    data = _data()
+    config = StageConfig(epochs=2, batch_size=5, lr=1e-3, select="last")  # 12 clips: a last batch of 2
+    reference = _small("student")
+    run_stage("plain", reference, data, config, tmp_path / "eager", LABELS, progress=False)
+    given = _eager_compile(monkeypatch)
+
+    def interrupt(step):
+        if step == 4:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):  # the first epoch without compile, then resumed with it
+        run_stage("plain", _small("student"), data, config, tmp_path / "compiled", LABELS, progress=False,
+                  on_step=interrupt)
+    resumed = _small("student", seed=9)
+    run_stage("plain", resumed, data, replace(config, compile=True), tmp_path / "compiled", LABELS, progress=False)
+    assert len(given) == 1 and given[0].model is resumed
+    final = torch.load(tmp_path / "compiled" / "final.pt", weights_only=False)["model"]
+    assert list(final) == list(reference.state_dict())
+    for (name, a), b in zip(reference.state_dict().items(), resumed.state_dict().values()):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_compile_is_refused_without_a_compiler_or_with_the_speaker_adversary(tmp_path, monkeypatch):
+    import torch._inductor.cpp_builder as cpp_builder
+
+    data = _data()
+
+    def no_compiler():
+        raise RuntimeError("No working C++ compiler found")
+
+    monkeypatch.setattr(cpp_builder, "get_cpp_compiler", no_compiler)
+    with pytest.raises(ValueError, match="C\\+\\+ compiler on CPU"):
+        run_stage("plain", _small("student"), data, StageConfig(epochs=1, compile=True), tmp_path / "a", LABELS,
+                  progress=False)
+    data.train_speakers = torch.arange(12) % 2
+    with pytest.raises(ValueError, match="speaker_adversarial"):
+        run_stage("plain", _small("student"), data, StageConfig(epochs=1, compile=True, speaker_adversarial=0.3),
+                  tmp_path / "b", LABELS, progress=False)

@@ -59,6 +59,10 @@ if [ "$mode" = continue ]; then
 elif [ -n "$mode" ]; then
   echo "unknown fourth word $mode: continue, or nothing" >&2; exit 2
 fi
+# TIM-Net's training steps run under torch.compile (its many small operations; from 2026-12-02, RAVDESS kfold
+# fold 3 on: the same arithmetic up to rounding, BENCHMARKS.md "Training speed")
+compile=()
+case $models in *timnet*) compile=(--compile timnet) ;; esac
 init=()
 if [ "$group" = warm ] || [ "$group" = paper-warm ]; then
   others=$(printf '%s\n' emodb savee ravdess | grep -vx "$corpus" | paste -sd- -)
@@ -66,4 +70,4 @@ if [ "$group" = warm ] || [ "$group" = paper-warm ]; then
 fi
 OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 .venv/bin/torchrun --standalone --nproc-per-node 2 -m emovit.cli compare \
   --recipe "$recipe" --corpus "$corpus" --root "$root" --protocol "$protocol" --folds 10 --models "$models" \
-  --distribute folds --device cpu --time-runs 0 --quiet "${init[@]}" --out "$out"
+  --distribute folds --device cpu --time-runs 0 --quiet "${compile[@]}" "${init[@]}" --out "$out"

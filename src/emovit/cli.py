@@ -91,6 +91,11 @@ Device = Annotated[str, typer.Option("--device", help="cpu, cuda or auto.")]
 Cache = Annotated[Path, typer.Option("--cache", help="Feature cache directory.")]
 CheckpointEvery = Annotated[Optional[int], typer.Option("--checkpoint-every", help="Also checkpoint every N steps "
                                                         "inside an epoch.")]
+Compile = Annotated[Optional[str], typer.Option("--compile", help="Models (comma-separated, e.g. timnet) whose training "
+                                                 "steps run under torch.compile: faster where small operations "
+                                                 "dominate (TIM-Net; BENCHMARKS.md, Training speed), after minutes of "
+                                                 "compiling; a C++ compiler on CPU. The same arithmetic up to "
+                                                 "rounding; a run resumes with or without it.")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No progress output.")]
 DEFAULT_CACHE = Path.home() / ".cache" / "emovit"
 
@@ -129,6 +134,18 @@ def _training_overrides(epochs, batch_size, lr, lr_halve_every, alpha, select, c
             "stage.checkpoint_every": checkpoint_every, "augment.views": views, "seed": seed,
             "precision": _check_precision(precision) if precision else None,
             "init_from": str(init_from) if init_from is not None else None}
+
+
+def _compiled(recipe, models: str | None, choices):
+    """The recipe with --compile's models' training steps compiled (per_model.NAME.compile)."""
+    from dataclasses import replace
+
+    if not models:
+        return recipe
+    per_model = dict(recipe.per_model)
+    for name in _names(models, choices, "--compile"):
+        per_model[name] = {**per_model.get(name, {}), "compile": True}
+    return replace(recipe, per_model=per_model)
 
 
 def _corpus_set(corpora: list[Corpus], roots: list[Path], labels: str | None = None):
@@ -246,6 +263,7 @@ def reproduce(
                                            "ComParE_2016 (paper recipe), eGeMAPSv02 or none."),
     cache: Cache = DEFAULT_CACHE,
     checkpoint_every: CheckpointEvery = None,
+    compile: Compile = None,
     quiet: Quiet = False,
     distribute: str = typer.Option("batch", help="Under torchrun: 'batch' runs every stage data-parallel "
                                                  "(DDP, same results as one process); 'folds' spreads the folds of "
@@ -257,7 +275,7 @@ def reproduce(
     import torch
 
     from . import distributed
-    from .config import ResumeError, parse_patch
+    from .config import RECIPE_MODELS, ResumeError, parse_patch
     from .reproduce import reproduce as run
 
     chosen = None if models is None else tuple(m.strip() for m in models.split(",") if m.strip())
@@ -269,6 +287,7 @@ def reproduce(
                                                        checkpoint_every, views, seed, precision, init_from),
                                 "teacher_depth": teacher_depth, "student_depth": student_depth,
                                 "student_network": student_network, "patch_size": patch_size, "models": chosen})
+    settings = _compiled(settings, compile, RECIPE_MODELS)
     if baseline is not None:
         from dataclasses import replace
 
@@ -322,6 +341,7 @@ def compare(
     threads: int = typer.Option(1, help="torch.set_num_threads for the ms/clip timing."),
     cache: Cache = DEFAULT_CACHE,
     checkpoint_every: CheckpointEvery = None,
+    compile: Compile = None,
     quiet: Quiet = False,
     distribute: str = typer.Option("batch", help="Under torchrun: 'batch' (data-parallel stages) or 'folds' (the "
                                                  "folds of loso, kfold or emobox spread over the processes)."),
@@ -342,6 +362,7 @@ def compare(
         _fail(f"--ast-checkpoint {ast_checkpoint}: no such file")
     settings = _recipe(recipe, _training_overrides(epochs, batch_size, lr, lr_halve_every, alpha, select,
                                                    checkpoint_every, views, seed, precision, init_from))
+    settings = _compiled(settings, compile, CHOICES)
     if distribute == "folds" and protocol.value not in FOLD_PROTOCOLS:
         _fail(f"--distribute folds is for protocols with folds ({', '.join(FOLD_PROTOCOLS)})")
     try:

@@ -233,6 +233,8 @@ class StageConfig:
     mixup_prob: float = 0.0
     select: str = "best"  # "best" validation epoch or "last"
     checkpoint_every: int = 200  # steps; a checkpoint is also written at every epoch end
+    compile: bool = False  # torch.compile the training step (speed only: the same arithmetic up to rounding,
+    # a C++ compiler on CPU, a few minutes of compiling first; emovit.stages)
 
     @property
     def augments_batches(self) -> bool:
@@ -449,10 +451,15 @@ def check_resume(run_dir: str | Path, settings: dict) -> None:
                           "resume it with the same options or choose a new --out")
 
 
+# how a run is executed, not what it computes: a run resumes with other values of these
+EXECUTION_ONLY = frozenset({"checkpoint_every", "compile"})
+
+
 def _differing_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
-    """Dotted names of the keys both dicts hold with different values, descending into nested dicts."""
+    """Dotted names of the keys both dicts hold with different values, descending into nested dicts
+    (EXECUTION_ONLY keys not compared)."""
     differs = []
-    for key in new.keys() & old.keys():
+    for key in (new.keys() & old.keys()) - EXECUTION_ONLY:
         if isinstance(old[key], dict) and isinstance(new[key], dict):
             differs += _differing_keys(old[key], new[key], f"{prefix}{key}.")
         elif old[key] != new[key]:

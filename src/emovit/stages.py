@@ -279,6 +279,9 @@ def check_stage(kind: str, config: StageConfig, data: StageData) -> None:
     if config.classical_kd_weight and (kind == "l1" or data.train_classical is None):
         raise ValueError("classical_kd_weight needs a stage with labels and a classical model's probabilities "
                          "for the clips (StageData.train_classical, computed by emovit.runs with the baseline extra)")
+    if config.compile and config.speaker_adversarial:
+        raise ValueError("compile does not combine with speaker_adversarial: the reversed gradient's scale "
+                         "changes every step, and each change would compile the step again")
     if config.speaker_adversarial:
         if kind == "l1":
             raise ValueError("speaker_adversarial trains against a speaker classifier in a stage with labels "
@@ -286,6 +289,19 @@ def check_stage(kind: str, config: StageConfig, data: StageData) -> None:
         if data.train_speakers is None or len(torch.unique(data.train_speakers)) < 2:
             raise ValueError("speaker_adversarial needs at least two speakers in the training part "
                              "(StageData.train_speakers)")
+
+
+def compiled(objective: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """`objective` under torch.compile (fixed shapes: the last, smaller batch of an epoch compiles once more).
+    On CPU, Inductor writes C++: without a compiler the stage is refused here, before any step."""
+    if device.type == "cpu":
+        from torch._inductor.cpp_builder import get_cpp_compiler
+
+        try:
+            get_cpp_compiler()
+        except Exception as e:  # torch says which compilers it looked for
+            raise ValueError(f"compile needs a C++ compiler on CPU (g++ or clang++, or $CXX): {e}") from None
+    return torch.compile(objective, dynamic=False)
 
 
 def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageConfig, out_dir: str | Path,
@@ -356,6 +372,8 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
         objective = torch.nn.parallel.DistributedDataParallel(  # matching leaves the head unused
             objective, device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=kind == "l1")
+    if config.compile:  # the state dicts stay the model's own: the compiled wrapper is never saved
+        objective = compiled(objective, device)
     rank, world = (distributed.rank(), distributed.world_size()) if distributed.data_parallel() else (0, 1)
     num_classes = len(labels)
     step_counter = 0
