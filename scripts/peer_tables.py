@@ -34,6 +34,7 @@ ROWS = [
     (("paper", "plain"), "student, CE only (recipe `paper-e20`)", "student"),
     (("paper", "teacher"), "teacher (recipe `paper-e20`)", "teacher"),
     (("paper-plain", "plain"), "student, CE only (recipe `paper-e20`)", "student"),
+    (("paper-plain-full", "plain"), "student, CE only (recipe `paper`: the paper's, 50 epochs)", "student"),
     (("timnet-raw", "timnet"), TIMNET_TITLES[True], "timnet"),
     (("emovit", "timnet"), None, "timnet"),  # titled by the input its run recorded (TIMNET_TITLES)
     (("emovit", "opensmile"), "openSMILE ComParE 2016 + linear SVM", None),
@@ -79,8 +80,7 @@ def validation(run: Path, name: str) -> tuple[float, float] | None:
 
 def table(runs: Path, corpus: str, protocol: str, profile: dict) -> str | None:
     results, raw_mfccs = {}, False
-    for group in ("emovit", "stem", "warm", "paper-warm", "paper", "paper-kd", "paper-plain", "timnet-raw", "svm",
-                  "paper-speaker"):
+    for group in dict.fromkeys(group for (group, _), _, _ in ROWS):
         path = runs / f"{corpus}-{protocol}-{group}" / "results.json"
         if path.exists():
             results[group] = json.loads(path.read_text())

@@ -6,6 +6,8 @@
 #   paper   the paper's teacher, KT student and CE-only student (recipe paper-e20: 20 epochs a stage,
 #           cut from the paper's 50 for compute; the rows say so)
 #   paper-plain  the paper group's CE-only student alone (no teacher): the paper's recipe where the teacher is too costly
+#   paper-plain-full  the same student with the paper's recipe at its full length (recipe paper: 50 epochs, the
+#           learning rate halved every 10), where paper-plain cuts it to 20
 #   paper-kd  the paper group's teacher and KT student with logit distillation added to the feature L1 (beyond
 #           the paper: + T^2 KL(teacher || student) at T 4, weight 1, in stage 3; benchmarks/peers/recipes/)
 #   timnet-raw  TIM-Net alone on raw MFCCs, as its public code: rerun after that fix, on the same folds
@@ -23,7 +25,7 @@
 #           functionals standardised per speaker: both given the same speaker information
 # Two processes, one fold each at a time (torchrun --distribute folds), one thread each. Resumable:
 # run it again and finished folds are not trained again. From the repository root, ../shared beside it:
-#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper paper-plain paper-kd timnet-raw stem paper-conv warm paper-warm svm paper-speaker)
+#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper paper-plain paper-plain-full paper-kd timnet-raw stem paper-conv warm paper-warm svm paper-speaker)
 # A fourth word, `continue`, first copies the finished folds of the run kept in benchmarks/peers/ (by
 # scripts/keep_run.sh) into runs/peers/, so a run cut short in one session goes on in another from them.
 set -euo pipefail
@@ -37,6 +39,7 @@ case $group in
   emovit) models=plain,timnet,opensmile recipe=emovit ;;
   paper) models=student,plain recipe=paper-e20 ;;
   paper-plain) models=plain recipe=paper-e20 ;;
+  paper-plain-full) models=plain recipe=paper ;;
   paper-kd) models=student recipe=benchmarks/peers/recipes/paper-e20-kd.toml ;;
   timnet-raw) models=timnet recipe=emovit ;;
   stem) models=student-stem recipe=emovit ;;
@@ -45,7 +48,7 @@ case $group in
   paper-warm) models=plain recipe=paper-e20 ;;
   svm) models=opensmile recipe=emovit ;;
   paper-speaker) models=plain,opensmile recipe=benchmarks/peers/recipes/paper-e20-speaker.toml ;;
-  *) echo "unknown group $group: emovit, paper, paper-plain, paper-kd, timnet-raw, stem, paper-conv, warm, paper-warm, svm or paper-speaker" >&2; exit 2 ;;
+  *) echo "unknown group $group: emovit, paper, paper-plain, paper-plain-full, paper-kd, timnet-raw, stem, paper-conv, warm, paper-warm, svm or paper-speaker" >&2; exit 2 ;;
 esac
 out=runs/peers/$corpus-$protocol-$group kept=benchmarks/peers/$corpus-$protocol-$group
 if [ "$mode" = continue ]; then
