@@ -28,6 +28,12 @@ ROWS = [
      "student"),
     (("paper-warm", "plain"), "student pre-trained on the two other corpora, then recipe `paper-e20` (CE only)",
      "student"),
+    (("paper-timnet-kd", "plain-timnet"), "student distilling TIM-Net's logits (KL at T 4, weight 1; recipe "
+                                          "`paper-e20`, CE + KD)", "student"),
+    (("paper-timnet-kd", "plain"), "student, CE only (recipe `paper-e20`; the distilling run's pair, same "
+                                   "initial weights)", "student"),
+    (("paper-timnet-kd", "timnet"), "TIM-Net retrained in the distilling run as its teacher (published recipe)",
+     "timnet"),
     (("paper", "student"), "student with knowledge transfer (recipe `paper-e20`)", "student"),
     (("paper-kd", "student"), "student with knowledge transfer, feature L1 + logit distillation "
                               "(KL at T 4, weight 1; recipe `paper-e20`)", "student"),

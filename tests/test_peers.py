@@ -295,3 +295,42 @@ def test_compare_compiles_the_models_named_and_refuses_others(corpus, tmp_path, 
     assert [type(m.model).__name__ for m in given] == ["TIMNet"]
     recipe = json.loads((out / "config.json").read_text())["recipe"]
     assert recipe["per_model"]["timnet"]["compile"] is True and recipe["stage"]["compile"] is False
+
+
+def test_a_student_distils_timnets_logits_read_through_its_own_front_end(corpus, tmp_path):
+    """plain-timnet: TIM-Net trains first on MFCCs; the student, started from plain's weights, learns its
+    logits on the same clips and views as well as the labels, so it ends elsewhere than plain; without a
+    kd_weight, or with mixup, compare refuses it before training."""
+    recipe = tmp_path / "kd.toml"
+    recipe.write_text('name = "kd"\n[stage]\nepochs = 2\n[per_model.plain-timnet]\nkd_weight = 1.0\n'
+                      'kd_temperature = 2.0\n[per_model.timnet]\nepochs = 2\nbatch_size = 8\nlr = 1e-3\n')
+    out = tmp_path / "run"
+    base = ["compare", "--corpus", "emodb", "--root", str(corpus), "--protocol", "paper", "--views", "2",
+            "--time-runs", "0", "--quiet", "--cache", str(tmp_path / "cache"), "--checkpoint-every", "0"]
+    res = CliRunner().invoke(app, [*base, "--recipe", str(recipe), "--models", "plain,plain-timnet", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["models"]) == ["plain", "timnet", "plain-timnet"]
+    assert "TIM-Net's logits" in results["models"]["plain-timnet"]["title"]
+    plain, distilled = (torch.load(out / name / "final.pt", weights_only=False)["model"] for name in ("plain", "plain-timnet"))
+    assert plain.keys() == distilled.keys() and any(not torch.equal(plain[k], distilled[k]) for k in plain)
+    first = [json.loads((out / name / "history.json").read_text())[0]["train_loss"] for name in ("plain", "plain-timnet")]
+    assert first[1] > first[0]  # the same first steps, plus the KL term
+
+    refused = CliRunner().invoke(app, [*base, "--models", "plain-timnet", "--out", str(tmp_path / "none")])
+    assert refused.exit_code == 2 and "kd_weight" in refused.output and not (tmp_path / "none").exists()
+    recipe.write_text(recipe.read_text().replace("kd_weight = 1.0\n", "kd_weight = 1.0\nmixup_alpha = 0.4\nmixup_prob = 0.5\n"))
+    mixed = CliRunner().invoke(app, [*base, "--recipe", str(recipe), "--models", "plain-timnet", "--out",
+                                     str(tmp_path / "mixed")])
+    assert mixed.exit_code == 2 and "mixup_prob" in mixed.output
+
+
+def test_peer_logits_refuse_front_ends_that_read_different_clips():
+    from types import SimpleNamespace
+
+    from emovit.runs import peer_logits
+
+    prepared = {"logmel": SimpleNamespace(train_paths=["a.wav", "b.wav"]),
+                "mfcc": SimpleNamespace(train_paths=["a.wav"])}  # b.wav unreadable to one of them
+    with pytest.raises(ValueError, match="same training clips"):
+        peer_logits(torch.nn.Linear(1, 1), prepared, "mfcc", "logmel", torch.device("cpu"), "fp32")

@@ -184,6 +184,13 @@ def test_options_a_stage_cannot_honour_are_refused(tmp_path):
                   progress=False)
     with pytest.raises(ValueError, match="mixup_alpha"):
         StageConfig(mixup_prob=0.5)
+    data.train_target_logits = torch.zeros(12, 2, len(LABELS))
+    with pytest.raises(ValueError, match="matching stage"):
+        run_stage("match", _small("student"), data, StageConfig(epochs=1, kd_weight=1.0), tmp_path / "m", LABELS,
+                  progress=False)
+    with pytest.raises(ValueError, match="mixup"):
+        run_stage("plain", _small("student"), data, StageConfig(epochs=1, kd_weight=1.0, mixup_alpha=0.4, mixup_prob=0.5),
+                  tmp_path / "x", LABELS, progress=False)
 
 
 def test_logit_distillation_adds_the_tempered_kl():

@@ -8,6 +8,9 @@
 #   paper-plain  the paper group's CE-only student alone (no teacher): the paper's recipe where the teacher is too costly
 #   paper-plain-full  the same student with the paper's recipe at its full length (recipe paper: 50 epochs, the
 #           learning rate halved every 10), where paper-plain cuts it to 20
+#   paper-timnet-kd  the CE-only student (paper-e20) distilling the logits of TIM-Net trained on the same fold
+#           (beyond the paper: + T^2 KL(TIM-Net || student) at T 4, weight 1; benchmarks/peers/recipes/), with
+#           the same student without it (same initial weights) and that TIM-Net reported beside
 #   paper-kd  the paper group's teacher and KT student with logit distillation added to the feature L1 (beyond
 #           the paper: + T^2 KL(teacher || student) at T 4, weight 1, in stage 3; benchmarks/peers/recipes/)
 #   timnet-raw  TIM-Net alone on raw MFCCs, as its public code: rerun after that fix, on the same folds
@@ -25,7 +28,7 @@
 #           functionals standardised per speaker: both given the same speaker information
 # Two processes, one fold each at a time (torchrun --distribute folds), one thread each. Resumable:
 # run it again and finished folds are not trained again. From the repository root, ../shared beside it:
-#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper paper-plain paper-plain-full paper-kd timnet-raw stem paper-conv warm paper-warm svm paper-speaker)
+#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper paper-plain paper-plain-full paper-timnet-kd paper-kd timnet-raw stem paper-conv warm paper-warm svm paper-speaker)
 # A fourth word, `continue`, first copies the finished folds of the run kept in benchmarks/peers/ (by
 # scripts/keep_run.sh) into runs/peers/, so a run cut short in one session goes on in another from them.
 set -euo pipefail
@@ -41,6 +44,7 @@ case $group in
   paper-plain) models=plain recipe=paper-e20 ;;
   paper-plain-full) models=plain recipe=paper ;;
   paper-kd) models=student recipe=benchmarks/peers/recipes/paper-e20-kd.toml ;;
+  paper-timnet-kd) models=plain,plain-timnet recipe=benchmarks/peers/recipes/paper-e20-timnet-kd.toml ;;
   timnet-raw) models=timnet recipe=emovit ;;
   stem) models=student-stem recipe=emovit ;;
   paper-conv) models=student-conv recipe=paper-e20 ;;
@@ -48,7 +52,7 @@ case $group in
   paper-warm) models=plain recipe=paper-e20 ;;
   svm) models=opensmile recipe=emovit ;;
   paper-speaker) models=plain,opensmile recipe=benchmarks/peers/recipes/paper-e20-speaker.toml ;;
-  *) echo "unknown group $group: emovit, paper, paper-plain, paper-plain-full, paper-kd, timnet-raw, stem, paper-conv, warm, paper-warm, svm or paper-speaker" >&2; exit 2 ;;
+  *) echo "unknown group $group: emovit, paper, paper-plain, paper-plain-full, paper-timnet-kd, paper-kd, timnet-raw, stem, paper-conv, warm, paper-warm, svm or paper-speaker" >&2; exit 2 ;;
 esac
 out=runs/peers/$corpus-$protocol-$group kept=benchmarks/peers/$corpus-$protocol-$group
 if [ "$mode" = continue ]; then

@@ -11,6 +11,9 @@ How each name is trained:
   student, student-16x16   knowledge transfer, as reproduce: the matching teacher (teacher,
                            teacher-16x16) is trained first (and reported), then stages 2 and 3
   plain                    the student network with cross-entropy only (reproduce's 'plain')
+  plain-timnet             the same student (same initial weights) distilling TIM-Net's logits, with the
+                           recipe's per_model.plain-timnet kd_weight and kd_temperature (beyond the paper:
+                           a peer of another family as teacher); TIM-Net is trained first (and reported)
   opensmile                openSMILE ComParE functionals + linear SVM (reproduce's baseline)
   anything else            cross-entropy only (stage 'teacher' for the teacher family, 'plain'
                            otherwise; the two differ in name only)
@@ -37,8 +40,10 @@ from .reproduce import MODEL_TITLES
 from .runs import Job, run_protocol
 
 TRANSFER = {"student": "teacher", "student-16x16": "teacher-16x16"}  # student -> the teacher it learns from
+DISTIL = {"plain-timnet": "timnet"}  # a CE-only student -> the peer whose logits it distils
 BASELINE = "opensmile"  # openSMILE ComParE functionals + linear SVM on the same splits
-CHOICES = (*MODELS, "plain", BASELINE)
+CHOICES = (*MODELS, "plain", *DISTIL, BASELINE)
+DISTIL_TITLES = {"plain-timnet": "Student distilling TIM-Net's logits (CE + KD, no paper teacher)"}
 # settings of a recipe that the model names replace in compare
 UNUSED = ("teacher_depth", "student_depth", "student_network", "patch_size", "models", "baseline")
 
@@ -54,16 +59,16 @@ def compare_jobs(names: list[str], num_classes: int, checkpoint: str | Path | No
         raise CompareError(f"unknown model(s) {unknown}; choose from {', '.join(CHOICES)}")
     order: list[str] = []
     for name in names:
-        for needed in (TRANSFER.get(name), name):
+        for needed in (TRANSFER.get(name), DISTIL.get(name), name):
             if needed is not None and needed not in order:
                 order.append(needed)
     jobs = []
     for name in (n for n in order if n != BASELINE):
-        built = "student" if name == "plain" else name
+        built = "student" if name == "plain" or name in DISTIL else name
         ckpt = checkpoint if built.startswith("ast") else None
         make = partial(build, built, num_classes, checkpoint=ckpt)
         student_shaped = built.startswith("student")
-        title = MODEL_TITLES.get(name, name)
+        title = MODEL_TITLES.get(name, DISTIL_TITLES.get(name, name))
         frontend = FRONT_ENDS.get(built, "logmel")
         if name in TRANSFER:
             match = "match" if name == "student" else f"{name}-match"
@@ -73,7 +78,7 @@ def compare_jobs(names: list[str], num_classes: int, checkpoint: str | Path | No
             stage = "teacher" if name.startswith("teacher") else "plain"
             reference = "teacher" if name == "plain" and "teacher" in order else None
             jobs.append(Job(name, title, make, ((stage, name),), seed_offset=int(student_shaped),
-                            reference=reference, frontend=frontend))
+                            reference=reference, frontend=frontend, distils=DISTIL.get(name)))
     return jobs
 
 
@@ -89,6 +94,15 @@ def compare(utterances: list[Utterance], protocol: str, names: list[str], run_di
     """
     labels = sorted({u.label for u in utterances})
     jobs = compare_jobs(names, len(labels), checkpoint)  # checked before anything is written
+    for name in (n for n in names if n in DISTIL):
+        settings = recipe.stage_for(name)
+        if not settings.kd_weight:
+            raise CompareError(f"{name} distils {DISTIL[name]}'s logits with the recipe's per_model.{name}.kd_weight, "
+                               "which is 0 here: set it in a recipe file (e.g. benchmarks/peers/recipes/"
+                               "paper-e20-timnet-kd.toml)")
+        if settings.mixup_prob:
+            raise CompareError(f"{name} distils each clip's logits, which a mixed image has none of: "
+                               f"set per_model.{name}.mixup_prob = 0")
     recipe_settings = {k: v for k, v in recipe.to_dict().items() if k not in UNUSED}
     settings = {"command": "compare", "protocol": protocol, "models": list(names), "recipe": recipe_settings,
                 "ast_checkpoint": str(checkpoint) if checkpoint else None,

@@ -54,8 +54,10 @@ class Job:
 
     `stages` holds (stage name of `emovit.stages`, folder under the run directory). A job with a
     `teacher` is trained on that job's pooled features (stages 'match' and 'student'); a job with
-    a `reference` reports the cosine similarity of its test features to that job's. `frontend` is
-    the input it reads ('logmel' or 'mfcc'); the recipe's `per_model` settings are looked up by `name`.
+    a `reference` reports the cosine similarity of its test features to that job's. A job that
+    `distils` another (trained before it, on any front end) learns, with its stages' kd_weight, that
+    job's logits on the same training clips and views. `frontend` is the input it reads ('logmel' or
+    'mfcc'); the recipe's `per_model` settings are looked up by `name`.
     """
 
     name: str
@@ -66,6 +68,7 @@ class Job:
     teacher: str | None = None
     reference: str | None = None
     frontend: str = "logmel"
+    distils: str | None = None
 
 
 @dataclass
@@ -220,6 +223,10 @@ def train_jobs(jobs: list[Job], prepared: dict[str, SplitData], labels: list[str
             data.train_targets, data.train_target_logits = teacher_outputs(teacher, data.train_images, device, precision)
             data.val_targets = teacher_features(teacher, data.val_images, device, precision)
             targets_of = job.teacher
+        if job.distils is not None:  # a copy: the jobs after it read the same front end's data
+            data = replace(data, train_target_logits=peer_logits(trained[job.distils], prepared,
+                                                                 frontend_of(jobs, job.distils), job.frontend,
+                                                                 device, precision))
         seed_everything(recipe.seed + job.seed_offset)
         model = job.build()
         warm = pretrained is not None and matches(model, pretrained)
@@ -234,6 +241,22 @@ def train_jobs(jobs: list[Job], prepared: dict[str, SplitData], labels: list[str
             summaries[folder]["init_from"] = recipe.init_from if warm else None
         trained[job.name] = model
     return trained, summaries
+
+
+def frontend_of(jobs: list[Job], name: str) -> str:
+    return next(job.frontend for job in jobs if job.name == name)
+
+
+def peer_logits(peer: torch.nn.Module, prepared: dict[str, SplitData], peer_frontend: str, frontend: str,
+                device: torch.device, precision: str) -> torch.Tensor:
+    """A trained peer's logits on every training clip and view, read through its own front end, as rows of
+    the `frontend` data that distils them (n, views, classes). Both front ends build the same clips' views
+    in the same order; a clip one of them could not read would misalign the rows, so that is refused."""
+    mine, theirs = prepared[frontend], prepared[peer_frontend]
+    if mine.train_paths != theirs.train_paths:
+        raise ValueError(f"the {peer_frontend} and {frontend} front ends did not read the same training clips; "
+                         "distillation needs the peer's logits for every clip")
+    return teacher_outputs(peer.to(device), theirs.data.train_images, device, precision)[1]
 
 
 def stage_settings(recipe: Recipe, model: str, stage: str):

@@ -268,11 +268,14 @@ def check_stage(kind: str, config: StageConfig, data: StageData) -> None:
         raise ValueError("masks, crops and mixup change the images a step sees, but this stage matches the frozen "
                          "teacher's features of the unchanged images: use them in CE-only stages (teacher, plain), "
                          "e.g. through the recipe's per_model settings")
-    if config.kd_weight and kind != "ce+l1":
-        raise ValueError("kd_weight distils the teacher's logits in the student's stage 3 only: set it in "
-                         "per_model.student")
+    if config.kd_weight and kind == "l1":
+        raise ValueError("kd_weight distils logits in a stage with labels, not in the matching stage")
     if config.kd_weight and data.train_target_logits is None:
-        raise ValueError("kd_weight needs the teacher's logits (StageData.train_target_logits)")
+        raise ValueError("kd_weight needs logits to distil (StageData.train_target_logits): the KT student's "
+                         "teacher's (set it in per_model.student) or a peer's (emovit compare's plain-timnet)")
+    if config.kd_weight and config.mixup_prob:
+        raise ValueError("kd_weight does not combine with mixup: the logits distilled are each clip's own, and "
+                         "a mixed image has none")
     if config.functionals_weight and (kind == "l1" or data.train_functionals is None):
         raise ValueError("functionals_weight needs a stage with labels and the clips' functionals "
                          "(StageData.train_functionals, computed by emovit.runs with the baseline extra)")
