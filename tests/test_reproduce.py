@@ -76,6 +76,11 @@ def test_logit_distillation_set_for_the_student_applies_to_its_stage_3_not_its_m
     with pytest.raises(ValueError, match="per_model.student"):  # the teacher has no teacher to distil
         reproduce(utterances, "paper", tmp_path / "t", everywhere, tmp_path / "cache", torch.device("cpu"),
                   progress=False)
+    plain_too = Recipe(stage=StageConfig(epochs=1, checkpoint_every=0), baseline=None, augment=AugmentConfig(views=1),
+                       per_model={"student": {"kd_weight": 1.0}, "plain": {"kd_weight": 1.0}})
+    with pytest.raises(ValueError, match="logits to distil"):  # the CE-only student is not the KT student
+        reproduce(utterances, "paper", tmp_path / "p", plain_too, tmp_path / "cache", torch.device("cpu"),
+                  progress=False)
 
 
 def test_rerun_resumes_finished_stages_without_training(run):

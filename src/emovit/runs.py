@@ -227,6 +227,8 @@ def train_jobs(jobs: list[Job], prepared: dict[str, SplitData], labels: list[str
             data = replace(data, train_target_logits=peer_logits(trained[job.distils], prepared,
                                                                  frontend_of(jobs, job.distils), job.frontend,
                                                                  device, precision))
+        elif job.teacher is None:  # the KT student's teacher's logits are that student's alone to distil
+            data = replace(data, train_target_logits=None)
         seed_everything(recipe.seed + job.seed_offset)
         model = job.build()
         warm = pretrained is not None and matches(model, pretrained)
