@@ -330,7 +330,7 @@ def test_peer_logits_refuse_front_ends_that_read_different_clips():
 
     from emovit.runs import peer_logits
 
-    prepared = {"logmel": SimpleNamespace(train_paths=["a.wav", "b.wav"]),
-                "mfcc": SimpleNamespace(train_paths=["a.wav"])}  # b.wav unreadable to one of them
+    logmel = SimpleNamespace(train_paths=["a.wav", "b.wav"], frontend=SimpleNamespace(kind="logmel"))
+    mfcc = SimpleNamespace(train_paths=["a.wav"], frontend=SimpleNamespace(kind="mfcc"))  # b.wav unreadable to it
     with pytest.raises(ValueError, match="same training clips"):
-        peer_logits(torch.nn.Linear(1, 1), prepared, "mfcc", "logmel", torch.device("cpu"), "fp32")
+        peer_logits(torch.nn.Linear(1, 1), logmel, mfcc, torch.device("cpu"), "fp32")

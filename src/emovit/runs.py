@@ -197,10 +197,12 @@ def train_jobs(jobs: list[Job], prepared: dict[str, SplitData], labels: list[str
                device: torch.device, precision: str, progress: bool = True,
                cache_dir: Path | None = None) -> tuple[dict, dict]:
     """Train the jobs in order (a teacher before the jobs that follow it); finished stages are
-    loaded, not retrained. Returns the trained models by job name and stage summaries by folder."""
+    loaded, not retrained. A job that learns from another gets its own copy of the split's data with
+    that job's outputs in it: no other job sees them. Returns the trained models by job name and stage
+    summaries by folder."""
     trained: dict[str, torch.nn.Module] = {}
     summaries: dict[str, dict] = {}
-    targets_of = None
+    frontend_of = {job.name: job.frontend for job in jobs}
     pretrained = read_model_file(Path(recipe.init_from)) if recipe.init_from else None
     if pretrained is not None and not any(matches(job.build(), pretrained) for job in jobs):
         raise ValueError(f"init_from {recipe.init_from}: none of this run's networks ({', '.join(j.name for j in jobs)}) "
@@ -218,17 +220,14 @@ def train_jobs(jobs: list[Job], prepared: dict[str, SplitData], labels: list[str
             if wants_classical:
                 data.train_classical = classical_soft_labels(features, data.train_labels, data.train_speakers,
                                                              len(labels), progress)
-        if job.teacher is not None and job.teacher != targets_of:
+        if job.teacher is not None:
             teacher = trained[job.teacher].to(device)
-            data.train_targets, data.train_target_logits = teacher_outputs(teacher, data.train_images, device, precision)
-            data.val_targets = teacher_features(teacher, data.val_images, device, precision)
-            targets_of = job.teacher
-        if job.distils is not None:  # a copy: the jobs after it read the same front end's data
-            data = replace(data, train_target_logits=peer_logits(trained[job.distils], prepared,
-                                                                 frontend_of(jobs, job.distils), job.frontend,
-                                                                 device, precision))
-        elif job.teacher is None:  # the KT student's teacher's logits are that student's alone to distil
-            data = replace(data, train_target_logits=None)
+            train_targets, train_logits = teacher_outputs(teacher, data.train_images, device, precision)
+            data = replace(data, train_targets=train_targets, train_target_logits=train_logits,
+                           val_targets=teacher_features(teacher, data.val_images, device, precision))
+        elif job.distils is not None:
+            data = replace(data, train_target_logits=peer_logits(
+                trained[job.distils], prepared[job.frontend], prepared[frontend_of[job.distils]], device, precision))
         seed_everything(recipe.seed + job.seed_offset)
         model = job.build()
         warm = pretrained is not None and matches(model, pretrained)
@@ -245,19 +244,14 @@ def train_jobs(jobs: list[Job], prepared: dict[str, SplitData], labels: list[str
     return trained, summaries
 
 
-def frontend_of(jobs: list[Job], name: str) -> str:
-    return next(job.frontend for job in jobs if job.name == name)
-
-
-def peer_logits(peer: torch.nn.Module, prepared: dict[str, SplitData], peer_frontend: str, frontend: str,
-                device: torch.device, precision: str) -> torch.Tensor:
-    """A trained peer's logits on every training clip and view, read through its own front end, as rows of
-    the `frontend` data that distils them (n, views, classes). Both front ends build the same clips' views
-    in the same order; a clip one of them could not read would misalign the rows, so that is refused."""
-    mine, theirs = prepared[frontend], prepared[peer_frontend]
+def peer_logits(peer: torch.nn.Module, mine: SplitData, theirs: SplitData, device: torch.device,
+                precision: str) -> torch.Tensor:
+    """A trained peer's logits on every training clip and view, read through its own front end (`theirs`), as
+    rows of the data that distils them (`mine`): (n, views, classes). Both front ends build the same clips'
+    views in the same order; a clip one of them could not read would misalign the rows, so that is refused."""
     if mine.train_paths != theirs.train_paths:
-        raise ValueError(f"the {peer_frontend} and {frontend} front ends did not read the same training clips; "
-                         "distillation needs the peer's logits for every clip")
+        raise ValueError(f"the {theirs.frontend.kind} and {mine.frontend.kind} front ends did not read the same "
+                         "training clips; distillation needs the peer's logits for every clip")
     return teacher_outputs(peer.to(device), theirs.data.train_images, device, precision)[1]
 
 
