@@ -69,6 +69,8 @@ VARIANTS = {
     "network: student-conv (+ a depthwise conv over 7 frames' tokens: local order, beyond the paper)": {
         "student_network": "student-conv"},
     "+ per-speaker normalisation, warm start from a student pre-trained on SAVEE + RAVDESS with it": WARM_START_SPEAKER,
+    "network: student-level (+ each frame's mean and std, which the patch LayerNorm removes, beyond the paper)": {
+        "student_network": "student-level"},
 }
 
 

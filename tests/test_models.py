@@ -133,7 +133,7 @@ def test_a_network_without_head_or_pooled_is_refused_at_construction():
         Incomplete(None)
 
 
-@pytest.mark.parametrize("name", ["student-learned", "student-conv", "student-stem"])
+@pytest.mark.parametrize("name", ["student-learned", "student-conv", "student-stem", "student-level"])
 def test_student_variants_stay_within_the_students_budget(name):
     # the budget for a shipped variant: <= 1.5M parameters, <= 0.2 GMACs as run, same input
     from emovit.models import build
@@ -170,3 +170,21 @@ def test_student_stem_is_tiny_and_breaks_permutation_invariance():
     x = torch.randn(1, 1, 128, 128)
     with torch.no_grad():
         assert not torch.allclose(model(x), model(x[..., torch.randperm(128)]), atol=1e-3)
+
+
+def test_student_level_tells_frames_apart_by_level_where_the_student_cannot():
+    # the patch LayerNorm maps a frame and the same frame 10 dB louder (in normalised units: shifted)
+    # or with its contrast doubled to the same token; student-level's two extra inputs keep them apart
+    from emovit.models import build
+
+    torch.manual_seed(0)
+    small = dict(depth=1, dim=32, heads=2, dim_head=16, mlp_dim=32)
+    plain, level = build("student", 5, **small).eval(), build("student-level", 5, **small).eval()
+    assert sum(p.numel() for p in level.parameters()) - sum(p.numel() for p in plain.parameters()) == 2 * 32
+    frame = torch.randn(128)
+    x = frame[None, None, :, None].expand(1, 1, 128, 128).clone()
+    for changed in (x + 1.5, 2 * x):
+        with torch.no_grad():
+            torch.testing.assert_close(plain(x), plain(changed), rtol=1e-4, atol=1e-4)
+            assert not torch.allclose(level(x), level(changed), atol=1e-3)
+    assert count(build("student-level", 7))["params"] == 1_418_503

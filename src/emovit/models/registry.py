@@ -14,7 +14,7 @@ from torch import nn
 
 from .ast import AST, ast_config, load_deit_weights
 from .config import ModelConfig
-from .emovit import EmotionViT, student_config, student_stem_config, teacher_config
+from .emovit import EmotionViT, student_config, student_level_config, student_stem_config, teacher_config
 from .septr import SepTr, septr_config
 from .timnet import TIMNet, timnet_config
 
@@ -41,6 +41,9 @@ MODELS: dict[str, tuple[str, Callable[[int], ModelConfig]]] = {
                      lambda n: student_config(n, position="conv")),
     "student-stem": ("Student behind a tiny conv stem: three 3x3 layers of 8, 8, 1 channels (beyond the paper)",
                      lambda n: student_stem_config(n)),
+    "student-level": ("Student whose tokens keep their frame's level: each frame's mean and std, which the patch "
+                      "LayerNorm removes, as two more inputs (beyond the paper; +512 parameters)",
+                      lambda n: student_level_config(n)),
     "ast": ("AST (Gong et al. 2021): ViT-Base, 16x16 patches, no overlap, from scratch unless a checkpoint is given",
             lambda n: ast_config(n)),
     "ast-overlap": ("AST with its own overlapping 16x16 patches (stride 10)", lambda n: ast_config(n, stride=(10, 10))),
