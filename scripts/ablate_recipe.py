@@ -29,6 +29,8 @@ from emovit.config import load_recipe
 WARM_START = {"init_from": "runs/pretrain-savee-ravdess/models/plain.pt"}
 # the same pre-training with per-speaker normalisation (benchmarks/pretrain/commands.sh emodb speaker)
 WARM_START_SPEAKER = {"init_from": "runs/pretrain-savee-ravdess-speaker/models/plain.pt", "normalization": "speaker"}
+# the student-level network pre-trained the same way (benchmarks/pretrain/commands.sh emodb level)
+WARM_START_LEVEL = {"init_from": "runs/pretrain-savee-ravdess-level/models/plain.pt", "student_network": "student-level"}
 HALF_CROPS = {"stage.crop_prob": 0.5, "stage.crop_min_frames": 16}
 # variant -> recipe settings that replace the base recipe's ("stage.x" for stage settings)
 VARIANTS = {
@@ -71,6 +73,7 @@ VARIANTS = {
     "+ per-speaker normalisation, warm start from a student pre-trained on SAVEE + RAVDESS with it": WARM_START_SPEAKER,
     "network: student-level (+ each frame's mean and std, which the patch LayerNorm removes, beyond the paper)": {
         "student_network": "student-level"},
+    "network: student-level, warm start from the same network pre-trained on SAVEE + RAVDESS": WARM_START_LEVEL,
 }
 
 

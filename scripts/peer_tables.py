@@ -24,6 +24,8 @@ ROWS = [
      "student-stem"),
     (("paper-conv", "student-conv"), "student-conv: the student with a convolutional positional encoding "
                                      "(recipe `paper-e20`, CE only)", "student-conv"),
+    (("paper-level", "student-level"), "student-level: each frame's token also given the frame's mean and std "
+                                       "(recipe `paper-e20`, CE only)", "student-level"),
     (("warm", "plain"), "emovit student pre-trained on the two other corpora, then recipe `emovit` (CE only)",
      "student"),
     (("paper-warm", "plain"), "student pre-trained on the two other corpora, then recipe `paper-e20` (CE only)",

@@ -21,6 +21,8 @@
 #           paper) with the paper's recipe (paper-e20), CE only: paired with the paper-plain group's student
 #   paper-level  the student-level network (each token given its frame's mean and std, which the patch LayerNorm
 #           removes; beyond the paper) with the paper's recipe (paper-e20), CE only: paired with paper-plain
+#   paper-level-warm  the same, started from the student-level network pre-trained on the two other corpora
+#           (runs/pretrain-<others>-level/models/plain.pt, made by benchmarks/pretrain/commands.sh CORPUS level)
 #   warm    the student with emovit's recipe started from one pre-trained on the two other corpora (the
 #           model file runs/pretrain-<others>/models/plain.pt, made by benchmarks/pretrain/commands.sh)
 #   paper-warm  the CE-only student with the paper's recipe (paper-e20) started from the same pre-trained student
@@ -30,7 +32,7 @@
 #           functionals standardised per speaker: both given the same speaker information
 # Two processes, one fold each at a time (torchrun --distribute folds), one thread each. Resumable:
 # run it again and finished folds are not trained again. From the repository root, ../shared beside it:
-#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper paper-plain paper-plain-full paper-timnet-kd paper-kd timnet-raw stem paper-conv paper-level warm paper-warm svm paper-speaker)
+#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper paper-plain paper-plain-full paper-timnet-kd paper-kd timnet-raw stem paper-conv paper-level paper-level-warm warm paper-warm svm paper-speaker)
 # A fourth word, `continue`, first copies the finished folds of the run kept in benchmarks/peers/ (by
 # scripts/keep_run.sh) into runs/peers/, so a run cut short in one session goes on in another from them.
 set -euo pipefail
@@ -51,11 +53,12 @@ case $group in
   stem) models=student-stem recipe=emovit ;;
   paper-conv) models=student-conv recipe=paper-e20 ;;
   paper-level) models=student-level recipe=paper-e20 ;;
+  paper-level-warm) models=student-level recipe=paper-e20 ;;
   warm) models=plain recipe=emovit ;;
   paper-warm) models=plain recipe=paper-e20 ;;
   svm) models=opensmile recipe=emovit ;;
   paper-speaker) models=plain,opensmile recipe=benchmarks/peers/recipes/paper-e20-speaker.toml ;;
-  *) echo "unknown group $group: emovit, paper, paper-plain, paper-plain-full, paper-timnet-kd, paper-kd, timnet-raw, stem, paper-conv, paper-level, warm, paper-warm, svm or paper-speaker" >&2; exit 2 ;;
+  *) echo "unknown group $group: emovit, paper, paper-plain, paper-plain-full, paper-timnet-kd, paper-kd, timnet-raw, stem, paper-conv, paper-level, paper-level-warm, warm, paper-warm, svm or paper-speaker" >&2; exit 2 ;;
 esac
 out=runs/peers/$corpus-$protocol-$group kept=benchmarks/peers/$corpus-$protocol-$group
 if [ "$mode" = continue ]; then
@@ -77,6 +80,9 @@ init=()
 if [ "$group" = warm ] || [ "$group" = paper-warm ]; then
   others=$(printf '%s\n' emodb savee ravdess | grep -vx "$corpus" | paste -sd- -)
   init=(--init-from "runs/pretrain-$others/models/plain.pt")
+elif [ "$group" = paper-level-warm ]; then
+  others=$(printf '%s\n' emodb savee ravdess | grep -vx "$corpus" | paste -sd- -)
+  init=(--init-from "runs/pretrain-$others-level/models/plain.pt")
 fi
 OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 .venv/bin/torchrun --standalone --nproc-per-node 2 -m emovit.cli compare \
   --recipe "$recipe" --corpus "$corpus" --root "$root" --protocol "$protocol" --folds 10 --models "$models" \
