@@ -165,6 +165,13 @@ def test_student_with_conv_positions_exports(tmp_path):
     assert parity(Recognizer.load(pt, precision="fp32"), Recognizer.load(tmp_path / "conv.onnx"), tones()) < TOLERANCE
 
 
+def test_student_with_frame_levels_exports(tmp_path):
+    small = student_config(len(EMODB), depth=1, dim=32, heads=2, dim_head=16, mlp_dim=32, extra={"frame_level": True})
+    pt = write_student(tmp_path / "level.pt", small)
+    assert export_onnx(pt, tmp_path / "level.onnx") < TOLERANCE
+    assert parity(Recognizer.load(pt, precision="fp32"), Recognizer.load(tmp_path / "level.onnx"), tones()) < TOLERANCE
+
+
 def test_failed_check_leaves_no_file_behind(models, tmp_path):
     out = tmp_path / "model.onnx"
     with pytest.raises(ExportError, match="disagrees with PyTorch"):
