@@ -26,6 +26,8 @@ ROWS = [
                                      "(recipe `paper-e20`, CE only)", "student-conv"),
     (("paper-level", "student-level"), "student-level: each frame's token also given the frame's mean and std "
                                        "(recipe `paper-e20`, CE only)", "student-level"),
+    (("paper-level-warm", "student-level"), "student-level pre-trained on the two other corpora, then recipe "
+                                            "`paper-e20` (CE only)", "student-level"),
     (("warm", "plain"), "emovit student pre-trained on the two other corpora, then recipe `emovit` (CE only)",
      "student"),
     (("paper-warm", "plain"), "student pre-trained on the two other corpora, then recipe `paper-e20` (CE only)",
