@@ -76,14 +76,12 @@ fi
 # fold 3 on: the same arithmetic up to rounding, BENCHMARKS.md "Training speed")
 compile=()
 case $models in *timnet*) compile=(--compile timnet) ;; esac
+others=$(printf '%s\n' emodb savee ravdess | grep -vx "$corpus" | paste -sd- -)  # what a warm start was pre-trained on
 init=()
-if [ "$group" = warm ] || [ "$group" = paper-warm ]; then
-  others=$(printf '%s\n' emodb savee ravdess | grep -vx "$corpus" | paste -sd- -)
-  init=(--init-from "runs/pretrain-$others/models/plain.pt")
-elif [ "$group" = paper-level-warm ]; then
-  others=$(printf '%s\n' emodb savee ravdess | grep -vx "$corpus" | paste -sd- -)
-  init=(--init-from "runs/pretrain-$others-level/models/plain.pt")
-fi
+case $group in
+  warm|paper-warm) init=(--init-from "runs/pretrain-$others/models/plain.pt") ;;
+  paper-level-warm) init=(--init-from "runs/pretrain-$others-level/models/plain.pt") ;;
+esac
 OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 .venv/bin/torchrun --standalone --nproc-per-node 2 -m emovit.cli compare \
   --recipe "$recipe" --corpus "$corpus" --root "$root" --protocol "$protocol" --folds 10 --models "$models" \
   --distribute folds --device cpu --time-runs 0 --quiet "${compile[@]}" "${init[@]}" --out "$out"
