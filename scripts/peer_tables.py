@@ -32,6 +32,7 @@ ROWS = [
      "student"),
     (("paper-warm", "plain"), "student pre-trained on the two other corpora, then recipe `paper-e20` (CE only)",
      "student"),
+    (("paper-plain", "plain"), "student, CE only (recipe `paper-e20`)", "student"),
     (("paper-timnet-kd", "plain-timnet"), "student distilling TIM-Net's logits (KL at T 4, weight 1; recipe "
                                           "`paper-e20`, CE + KD)", "student"),
     (("paper-timnet-kd", "plain"), "student, CE only (recipe `paper-e20`; the distilling run's pair, same "
@@ -43,7 +44,6 @@ ROWS = [
                               "(KL at T 4, weight 1; recipe `paper-e20`)", "student"),
     (("paper", "plain"), "student, CE only (recipe `paper-e20`)", "student"),
     (("paper", "teacher"), "teacher (recipe `paper-e20`)", "teacher"),
-    (("paper-plain", "plain"), "student, CE only (recipe `paper-e20`)", "student"),
     (("paper-plain-full", "plain"), "student, CE only (recipe `paper`: the paper's, 50 epochs)", "student"),
     (("timnet-raw", "timnet"), TIMNET_TITLES[True], "timnet"),
     (("emovit", "timnet"), None, "timnet"),  # titled by the input its run recorded (TIMNET_TITLES)
@@ -69,8 +69,9 @@ def _cell(score) -> str:
     return f"{score['mean']:.3f} ± {score['std']:.3f}"
 
 
-def _same_scores(model: dict, other: dict | None) -> bool:
-    return other is not None and all(model[k] == other[k] for k in ("wa", "ua", "pooled"))
+def _same_scores(model: dict, other: dict) -> bool:
+    """The same network's means, stds and pooled scores over the same folds: trained the same way."""
+    return all(model[k] == other[k] for k in ("wa", "ua", "pooled"))
 
 
 def validation(run: Path, name: str) -> tuple[float, float] | None:
@@ -103,11 +104,12 @@ def table(runs: Path, corpus: str, protocol: str, profile: dict) -> str | None:
     lines = [f"### {corpus}, `{protocol}`", "",
              "| model | WA (mean ± std) | UA (mean ± std) | pooled WA / UA | epochs | params (M) | GMACs as run | CPU ms/clip |",
              "|---|---|---|---|---|---|---|---|"]
+    shown = []  # (model name, its scores) of the rows made
     for (group, name), title, size_of in ROWS:
         m = results.get(group, {}).get("models", {}).get(name)
-        if m is None or (group, name) == ("svm", "opensmile") and _same_scores(
-                m, results.get("emovit", {}).get("models", {}).get("opensmile")):
-            continue  # the svm group on folds where the emovit group's SVM already scored the same
+        if m is None or any(n == name and _same_scores(m, other) for n, other in shown):
+            continue  # one model trained alike in two groups (the svm group's SVM, a group's CE-only pair): one row
+        shown.append((name, m))
         title = title or TIMNET_TITLES[raw_mfccs]
         size = profile.get(size_of, {}) if size_of else {}
         epochs = "+".join(str(v) for v in m.get("epochs", {}).values()) or "—"

@@ -108,3 +108,17 @@ def test_the_paper_recipe_warm_started_is_a_row_after_the_warm_started_recipe_em
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert rows[1].startswith("| student pre-trained on the two other corpora, then recipe `paper-e20` (CE only) "
                               "| 0.830 ± 0.010 |") and "paper-warm 10" in text
+
+
+def test_a_groups_ce_only_pair_that_scored_as_the_paper_plain_group_is_one_row(tmp_path):
+    """The paper group trains its CE-only student as the paper-plain group does (same recipe, seed and folds):
+    identical scores are one model shown once, under the paper-plain title; the group's other rows stay."""
+    _run(tmp_path, "emodb-kfold-paper-plain", {"plain": 0.82})
+    _run(tmp_path, "emodb-kfold-paper", {"student": 0.80, "teacher": 0.79, "plain": 0.82})
+    rows = lambda: [line for line in peer_tables.table(tmp_path, "emodb", "kfold", {}).splitlines()
+                    if line.startswith("| student, CE only") or line.startswith("| student with") or
+                    line.startswith("| teacher")]
+    assert [r.split(" | ")[1] for r in rows()] == ["0.820 ± 0.010", "0.800 ± 0.010", "0.790 ± 0.010"]
+    _run(tmp_path, "differing", {"student": 0.80, "teacher": 0.79, "plain": 0.81})  # a differing pair is not hidden
+    (tmp_path / "emodb-kfold-paper" / "results.json").write_bytes((tmp_path / "differing" / "results.json").read_bytes())
+    assert [r.split(" | ")[1] for r in rows()] == ["0.820 ± 0.010", "0.800 ± 0.010", "0.810 ± 0.010", "0.790 ± 0.010"]
