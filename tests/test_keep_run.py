@@ -13,8 +13,9 @@ def _touch(path: Path, text: str = "{}") -> None:
 
 def test_keeps_results_histories_and_finished_folds_only(tmp_path):
     run, kept = tmp_path / "run", tmp_path / "kept"
-    for name in ("results.json", "results.md", "config.json", "confusion-plain.png", "manifest.csv",
-                 "models/plain.pt", "folds/1/results.json", "folds/1/leakage.json", "folds/1/plain/history.json",
+    for name in ("results.json", "results.md", "predictions.csv", "config.json", "confusion-plain.png", "manifest.csv",
+                 "models/plain.pt", "folds/1/results.json", "folds/1/predictions.csv", "folds/1/leakage.json",
+                 "folds/1/plain/history.json",
                  "folds/1/plain/final.pt", "folds/1/timnet/history.json", "folds/1/confusion-plain.png",
                  "folds/2/plain/checkpoint.pt"):
         _touch(run / name)
@@ -22,7 +23,8 @@ def test_keeps_results_histories_and_finished_folds_only(tmp_path):
     assert done.returncode == 0, done.stderr
     assert sorted(str(p.relative_to(kept)) for p in kept.rglob("*") if p.is_file()) == [
         "config.json", "confusion-plain.png", "folds/1/history-plain.json", "folds/1/history-timnet.json",
-        "folds/1/leakage.json", "folds/1/results.json", "results.json", "results.md"]
+        "folds/1/leakage.json", "folds/1/predictions.csv", "folds/1/results.json", "predictions.csv", "results.json",
+        "results.md"]
 
 
 def test_a_missing_run_is_refused(tmp_path):

@@ -253,6 +253,16 @@ def test_compare_trains_every_model_on_one_split(corpus, tmp_path):
     table = (out / "results.md").read_text()
     assert "protocol `paper`" in table and "CPU ms/clip" in table and "knowledge transfer" in table
     assert Recognizer.load(out).labels == LABELS
+    # each clip's answers, and the two models paired on them (in results.* and with `emovit paired`)
+    [pair] = results["paired"]
+    assert (pair["a"], pair["b"], pair["n"]) == ("teacher", "student", results["split"]["sizes"]["test"])
+    assert "exact McNemar" in table and "| teacher | student |" in table
+    said = CliRunner().invoke(app, ["paired", f"{out}:teacher", f"{out / 'predictions.csv'}:student", "--json"])
+    assert said.exit_code == 0, said.output
+    assert {k: v for k, v in json.loads(said.output).items() if k in pair and k not in "ab"} == {
+        k: v for k, v in pair.items() if k not in "ab"}
+    ambiguous = CliRunner().invoke(app, ["paired", str(out), f"{out}:student"])
+    assert ambiguous.exit_code == 2 and "teacher, student" in ambiguous.output and "Traceback" not in ambiguous.output
 
     again = CliRunner().invoke(app, args("student,septr"))
     assert again.exit_code == 2 and "other settings" in again.output

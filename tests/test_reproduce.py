@@ -11,6 +11,7 @@ from conftest import tone
 from emovit.cli import app
 from emovit.corpora import index_corpus
 from emovit.config import AugmentConfig, Recipe, ResumeError, StageConfig
+from emovit.predictions import read_predictions
 from emovit.reproduce import reproduce
 
 import soundfile as sf
@@ -128,6 +129,14 @@ def test_loso_runs_every_fold_and_pools(corpus, tmp_path):
     assert "± " in (tmp_path / "results.md").read_text()
     for fold in results["folds"]:
         assert (tmp_path / "folds" / fold / "results.json").exists()
+    rows = read_predictions(tmp_path)  # every clip once, each with the teacher's answer, in its fold
+    assert sorted(r["path"] for r in rows) == sorted(u.path for u in utterances)
+    assert {r["fold"] for r in rows} == set(results["folds"])
+    confusion = teacher["confusion"]
+    labels = results["labels"]
+    assert sum(r["teacher"] == r["label"] for r in rows) == sum(confusion[i][i] for i in range(len(labels)))
+    for r in rows:
+        assert r["speaker"] == r["fold"]  # loso: a fold tests one speaker
 
 
 def test_a_finished_fold_is_kept_from_its_results_alone(corpus, tmp_path):

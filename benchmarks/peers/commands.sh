@@ -33,7 +33,7 @@
 # Two processes, one fold each at a time (torchrun --distribute folds), one thread each. Resumable:
 # run it again and finished folds are not trained again. From the repository root, ../shared beside it:
 #   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper paper-plain paper-plain-full paper-timnet-kd paper-kd timnet-raw stem paper-conv paper-level paper-level-warm warm paper-warm svm paper-speaker)
-# A fourth word, `continue`, first copies the finished folds of the run kept in benchmarks/peers/ (by
+# A fourth word, `continue`, first copies the finished folds (results, per-clip predictions) of the run kept in benchmarks/peers/ (by
 # scripts/keep_run.sh) into runs/peers/, so a run cut short in one session goes on in another from them.
 set -euo pipefail
 corpus=$1 protocol=$2 group=$3 mode=${4:-}
@@ -67,7 +67,11 @@ if [ "$mode" = continue ]; then
   [ -f "$out/config.json" ] || cp "$kept/config.json" "$out/"
   for done in "$kept"/folds/*/results.json; do
     fold=$out/folds/$(basename "$(dirname "$done")")
-    [ -f "$fold/results.json" ] || { mkdir -p "$fold"; cp "$done" "$fold/"; }
+    if [ ! -f "$fold/results.json" ]; then
+      mkdir -p "$fold"
+      cp "$done" "$fold/"
+      if [ -f "$(dirname "$done")/predictions.csv" ]; then cp "$(dirname "$done")/predictions.csv" "$fold/"; fi
+    fi
   done
 elif [ -n "$mode" ]; then
   echo "unknown fourth word $mode: continue, or nothing" >&2; exit 2

@@ -201,7 +201,8 @@ def run_baseline(split: Split, labels: list[str], feature_set: str = "ComParE_20
                "normalization": "speaker" if by_speaker else "global",
                "C": float(model.C_), "val_ua_by_C": {str(c): ua for c, ua in model.val_ua_.items()},
                "n_train": len(parts["train"]), "n_val": len(parts["val"]), "n_test": len(parts["test"])}
-    return ModelResult(title(feature_set, by_speaker), scores, time.perf_counter() - t0, details=details)
+    return ModelResult(title(feature_set, by_speaker), scores, time.perf_counter() - t0, details=details,
+                       predictions={(u.path, 0): labels[i] for u, i in zip(parts["test"], predicted)})
 
 
 def baseline_study(utterances, protocol: str, seeds: list[int], feature_set: str = "ComParE_2016",

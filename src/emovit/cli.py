@@ -516,6 +516,45 @@ def evaluate(
     typer.echo((run / "robustness.md").read_text())
 
 
+@app.command()
+def paired(
+    a: str = typer.Argument(..., metavar="A", help="RUN[:MODEL]: a run directory (or its predictions.csv) and one of its models; "
+                            "MODEL may be left out where the run has one."),
+    b: str = typer.Argument(..., metavar="B", help="RUN[:MODEL], the same for the other model (the same run, or a run on the "
+                            "same folds)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+):
+    """Two models on the same test clips: how many each gets right that the other does not, and the exact
+    McNemar p-value (is the lead more than chance?). Reads the predictions.csv runs write (pooled over folds
+    in the run directory); runs on other folds or another corpus index are refused."""
+    from .predictions import PredictionsError, model_names, paired_between, read_predictions
+    from .report import paired_line
+
+    def side(spec: str) -> tuple[list[dict], str, str]:
+        where, _, model = spec.rpartition(":") if ":" in spec else (spec, "", "")
+        rows = read_predictions(where)
+        names = model_names(rows)
+        if not model:
+            if len(names) != 1:
+                raise PredictionsError(f"{where} has the models {', '.join(names)}: name one as {where}:MODEL")
+            model = names[0]
+        if model not in names:
+            raise PredictionsError(f"{where} has no model {model!r}; it has {', '.join(names)}")
+        return rows, model, f"{where}:{model}"
+
+    try:
+        (rows_a, model_a, name_a), (rows_b, model_b, name_b) = side(a), side(b)
+        result = paired_between(rows_a, model_a, rows_b, model_b, (name_a, name_b))
+    except PredictionsError as e:
+        _fail(str(e))
+    if as_json:
+        typer.echo(json.dumps({"a": name_a, "b": name_b, **result}, indent=2))
+        return
+    typer.echo(paired_line(result, name_a, name_b))
+    if result["only_a"] or result["only_b"]:
+        typer.echo(f"(clips answered by one side only, left out: {result['only_a']} of A, {result['only_b']} of B)")
+
+
 figures_app = typer.Typer(no_args_is_help=True, help="The paper's figures, drawn from trained models.")
 app.add_typer(figures_app, name="figures")
 

@@ -67,6 +67,7 @@ def results_markdown(results: dict) -> str:
     if cos:
         lines += ["", "Cosine similarity of pooled test features to the teacher's: "
                   + ", ".join(f"{k} {v:.3f}" for k, v in cos.items())]
+    lines += paired_markdown(results.get("paired", []), pooled="folds" in results)
     if "timing" in results:
         lines += ["", "Time (s): " + ", ".join(f"{k.replace('_seconds', '')} {v:.0f}" for k, v in results["timing"].items())]
     config = results.get("config", {})
@@ -83,6 +84,26 @@ def results_markdown(results: dict) -> str:
                   f"{first['threads']} thread(s), on {config.get('machine', {}).get('cpu', '?')}. "
                   "GMACs: layers with weights, one forward pass (see `emovit profile`)."]
     return "\n".join(lines) + "\n"
+
+
+def paired_line(pair: dict, a: str, b: str) -> str:
+    """One pair said in words: the clips each gets right that the other does not, and the p-value."""
+    n = pair["n"]
+    return (f"{a} {pair['a_right'] / n:.3f} against {b} {pair['b_right'] / n:.3f} on {n} clips: {a} alone right on "
+            f"{pair['a_only']}, {b} alone on {pair['b_only']}; exact McNemar p = {pair['p']:.3g}")
+
+
+def paired_markdown(pairs: list[dict], pooled: bool) -> list[str]:
+    """The section results.md gives the pairs of a run's models."""
+    if not pairs:
+        return []
+    lines = ["", "Paired on the same test clips (exact McNemar test on the clips one model gets right and the "
+             "other wrong" + ("; every fold's clips together):" if pooled else "):"), "",
+             "| A | B | clips | accuracy A / B | A alone right | B alone right | p |", "|---|---|---|---|---|---|---|"]
+    for p in pairs:
+        lines.append(f"| {p['a']} | {p['b']} | {p['n']} | {p['a_right'] / p['n']:.3f} / {p['b_right'] / p['n']:.3f} "
+                     f"| {p['a_only']} | {p['b_only']} | {p['p']:.3g} |")
+    return lines
 
 
 def baseline_markdown(study: dict, corpus: str) -> str:

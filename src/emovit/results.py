@@ -25,6 +25,8 @@ class ModelResult:
     epochs: dict[str, int] = field(default_factory=dict)  # per stage
     selected_epoch: dict[str, int] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)  # model-specific: cosine to the teacher, C of the SVM, timing
+    # each test clip's answer, (path, view) -> label: written to predictions.csv, not to results.json
+    predictions: dict[tuple[str, int], str] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict:
         """The flat form results.json has always had: scores, sizes and details at the top level."""

@@ -13,6 +13,7 @@ RUN/
   <stage folders>/   per-stage checkpoint.pt (resume), best.pt, final.pt, history.json, curves.png
   models/*.pt        self-contained model files
   confusion-*.png, results.json, results.md
+  predictions.csv    each model's answer for each test clip (emovit.predictions; paired tests in results.*)
 Protocols with folds (loso, kfold, emobox) write one such directory per fold under RUN/folds/
 and pool them in RUN/results.*.
 """
@@ -39,6 +40,7 @@ from .inference import model_file, read_model_file
 from .metrics import classification_report, cosine_similarity, per_group_reports, plot_confusion, plot_curves
 from .profile import count, time_per_clip
 from .precision import resolve_precision
+from .predictions import paired_within, pool_predictions, prediction_rows, write_predictions
 from .progress import report
 from .protocols import Split, leakage_audit, protocol_splits, write_split
 from .report import results_markdown
@@ -84,6 +86,7 @@ class SplitData:
     failures: dict
     feature_seconds: float
     train_paths: list[str]  # the file of each training row (its views are the row's images)
+    test_items: list[tuple[str, int]]  # the (file, view) of each test row
 
 
 def frontend_settings(kind: str, recipe: Recipe, corpora: list[str]):
@@ -157,7 +160,7 @@ def prepare_split(split: Split, labels: list[str], frontend, recipe: Recipe, cac
                      test_labels=torch.tensor([label_of[p] for p, _ in test_items]),
                      test_corpora=[corpus_of[p] for p, _ in test_items], normalizer=normalizer, frontend=frontend,
                      failures=dict(built.failures), feature_seconds=feature_seconds,
-                     train_paths=[g[0][0] for g in groups])
+                     train_paths=[g[0][0] for g in groups], test_items=test_items)
 
 
 def training_functionals(paths: list[str], cache_dir: Path | None, progress: bool = True) -> np.ndarray:
@@ -299,7 +302,8 @@ def evaluate_jobs(jobs: list[Job], trained: dict, summaries: dict, prepared: dic
         results[job.name] = ModelResult(
             f"{job.title}, started from {warm}" if warm else job.title, scores, sum(summaries[folder]["wall_seconds"] for _, folder in job.stages), count(model),
             {stage: summaries[folder]["epochs"] for stage, folder in job.stages},
-            {stage: summaries[folder]["selected_epoch"] for stage, folder in job.stages}, details)
+            {stage: summaries[folder]["selected_epoch"] for stage, folder in job.stages}, details,
+            predictions={item: labels[i] for item, i in zip(part.test_items, predicted.tolist())})
         save_torch(model_file(model, labels, part.normalizer, part.frontend, meta), run_dir / "models" / f"{job.name}.pt")
     return results
 
@@ -330,7 +334,9 @@ def run_split(split: Split, labels: list[str], jobs: list[Job], run_dir: Path, r
                                            cache_dir=cache_dir / "opensmile" if cache_dir else None,
                                            by_speaker=recipe.normalization == "speaker")
     failures = {path: reason for part in prepared.values() for path, reason in part.failures.items()}
-    results = {"models": as_dicts(models), "protocol": split.protocol, "fold": split.fold, "seed": recipe.seed,
+    rows = prediction_rows(split, {name: m.predictions for name, m in models.items()})
+    write_predictions(rows, run_dir / "predictions.csv")
+    results = {"models": as_dicts(models), "paired": paired_within(rows), "protocol": split.protocol, "fold": split.fold, "seed": recipe.seed,
                "split": split.summary(), "machine": machine(), "leakage": audit, "labels": labels,
                "precision": precision, "failures": failures,
                "timing": {**{f"{kind}_features_seconds": part.feature_seconds for kind, part in prepared.items()},
@@ -391,7 +397,7 @@ def run_protocol(utterances: list[Utterance], protocol: str, jobs_for: Callable[
         if distributed.spread_folds():  # the other processes' folds are on disk
             per_fold = {i: json.loads((run_dir / "folds" / f"{s.fold}" / "results.json").read_text())
                         for i, s in enumerate(splits)}
-        results = _pooled(protocol, [per_fold[i] for i in range(len(splits))], labels, run_dir)
+        results = _pooled(protocol, [per_fold[i] for i in range(len(splits))], labels, run_dir, fold_dirs, progress)
     if not main:
         return {}
     results["config"] = config
@@ -417,14 +423,26 @@ def finished_fold(split: Split, fold_dir: Path) -> dict | None:
     return done
 
 
-def _pooled(protocol: str, per_fold: list[dict], labels: list[str], run_dir: Path) -> dict:
+def _pooled(protocol: str, per_fold: list[dict], labels: list[str], run_dir: Path, fold_dirs: list[Path],
+            progress: bool) -> dict:
+    """The folds' results pooled; their per-clip predictions too, and the paired tests on them, when every
+    fold has them (folds kept from runs before predictions were written have none)."""
     models = pool_folds([as_results(f["models"]) for f in per_fold])
     for name, m in models.items():
         plot_confusion(m.scores["confusion"], labels, run_dir / f"confusion-{name}.png",
                        f"{m.title}\n{protocol}, pooled over {len(per_fold)} folds")
     verdicts = sorted({f["leakage"].get("verdict", "") for f in per_fold})
-    return {"models": as_dicts(models), "protocol": protocol, "fold": None, "folds": [f["fold"] for f in per_fold],
-            "split": {"folds": len(per_fold)}, "leakage": {"verdict": "; ".join(verdicts)}, "labels": labels}
+    pooled = {"models": as_dicts(models), "protocol": protocol, "fold": None, "folds": [f["fold"] for f in per_fold],
+              "split": {"folds": len(per_fold)}, "leakage": {"verdict": "; ".join(verdicts)}, "labels": labels}
+    without = [d.name for d in fold_dirs if not (d / "predictions.csv").exists()]
+    if without:
+        report(f"note: folds {', '.join(without)} have no predictions.csv (trained before runs wrote one): no pooled "
+               "predictions or paired tests", progress)
+    else:
+        rows = pool_predictions([d / "predictions.csv" for d in fold_dirs])
+        write_predictions(rows, run_dir / "predictions.csv")
+        pooled["paired"] = paired_within(rows)
+    return pooled
 
 
 def _without_missing_baseline(recipe: Recipe) -> Recipe:
