@@ -34,6 +34,8 @@ def test_files_round_trip_and_pair_on_shared_clips_only(tmp_path):
     [pair] = paired_within(first)
     assert (pair["a"], pair["b"], pair["a_only"], pair["b_only"]) == ("plain", "timnet", 1, 1)
     second = _rows({"plain": ["anger", "sadness", "anger", ""]}, labels)  # its front end could not read clip3
+    for r in second:  # the same corpus read from another folder: the clips pair by corpus, speaker and name
+        r["path"] = "/elsewhere/emodb/" + r["path"]
     result = paired_between(first, "timnet", second, "plain")
     assert (result["n"], result["a_only"], result["b_only"], result["only_a"], result["only_b"]) == (3, 0, 1, 1, 0)
 
@@ -46,6 +48,9 @@ def test_pairs_of_other_clips_or_labels_are_refused_by_name(tmp_path):
     relabelled = [dict(r, label="sadness") for r in ours]
     with pytest.raises(PredictionsError, match="different labels to 1 shared clips"):
         paired_between(ours, "plain", relabelled, "plain")
+    twice = ours + [dict(r, path="a/" + r["path"]) for r in ours]  # one speaker's clip0.wav in two folders
+    with pytest.raises(PredictionsError, match="ours: two test clips named clip0.wav for speaker 03 of emodb"):
+        paired_between(twice, "plain", ours, "plain", ("ours", "theirs"))
     with pytest.raises(PredictionsError, match="no such file"):
         read_predictions(tmp_path)
     (tmp_path / "results.csv").write_text("path,label\nx.wav,anger\n")

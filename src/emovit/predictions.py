@@ -103,19 +103,29 @@ def paired_within(rows: list[dict[str, str]]) -> list[dict]:
 
 def paired_between(rows_a: list[dict[str, str]], model_a: str, rows_b: list[dict[str, str]], model_b: str,
                    names: tuple[str, str] = ("A", "B")) -> dict:
-    """Model A of one file against model B of another on the test clips (path and view) both answered.
-    The files must agree on every shared clip's label (else they are not the same test clips), and share one."""
-    def answers(rows, model):
-        return {(r["path"], r["view"]): r for r in rows if _answered(r, model)}
+    """Model A of one file against model B of another on the test clips both answered. A clip is its corpus,
+    speaker, file name and view, not its full path, so runs that read the same corpus from other folders (another
+    checkout, another machine) pair. The files must agree on every shared clip's label (else they are not the same
+    test clips), and share one."""
+    def answers(rows, model, name):
+        keyed = {}
+        for r in rows:
+            if _answered(r, model):
+                key = (r["corpus"], r["speaker"], Path(r["path"]).name, r["view"])
+                if key in keyed:
+                    raise PredictionsError(f"{name}: two test clips named {key[2]} for speaker {key[1]} of {key[0]}, "
+                                           "so its clips cannot be paired by name")
+                keyed[key] = r
+        return keyed
 
-    a, b = answers(rows_a, model_a), answers(rows_b, model_b)
+    a, b = answers(rows_a, model_a, names[0]), answers(rows_b, model_b, names[1])
     shared = sorted(a.keys() & b.keys())
     if not shared:
         raise PredictionsError(f"{names[0]} and {names[1]} have no test clip in common: not runs on the same folds")
     disagree = [k for k in shared if a[k]["label"] != b[k]["label"]]
     if disagree:
         raise PredictionsError(f"{names[0]} and {names[1]} give different labels to {len(disagree)} shared clips "
-                               f"(first: {disagree[0][0]}): not the same corpus index")
+                               f"(first: {disagree[0][2]}): not the same corpus index")
     result = mcnemar([a[k][model_a] == a[k]["label"] for k in shared], [b[k][model_b] == b[k]["label"] for k in shared])
     return {**result, "only_a": len(a.keys() - b.keys()), "only_b": len(b.keys() - a.keys())}
 
