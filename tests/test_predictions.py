@@ -53,6 +53,9 @@ def test_pairs_of_other_clips_or_labels_are_refused_by_name(tmp_path):
         paired_between(twice, "plain", ours, "plain", ("ours", "theirs"))
     with pytest.raises(PredictionsError, match="no such file"):
         read_predictions(tmp_path)
+    for fold in ("1", "2"):  # a run with two folds finished and none pooled yet: the two read together
+        write_predictions(_rows({"plain": ["anger"]}, ["anger"], fold), tmp_path / "run" / "folds" / fold / "predictions.csv")
+    assert [r["fold"] for r in read_predictions(tmp_path / "run")] == ["1", "2"]
     (tmp_path / "results.csv").write_text("path,label\nx.wav,anger\n")
     with pytest.raises(PredictionsError, match="results.csv: not a predictions file"):
         read_predictions(tmp_path / "results.csv")

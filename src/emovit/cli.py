@@ -526,7 +526,8 @@ def paired(
 ):
     """Two models on the same test clips: how many each gets right that the other does not, and the exact
     McNemar p-value (is the lead more than chance?). Reads the predictions.csv runs write (pooled over folds
-    in the run directory); runs on other folds or another corpus index are refused."""
+    in the run directory, or over the folds finished so far); runs on other folds or another corpus index are
+    refused."""
     from .predictions import PredictionsError, model_names, paired_between, read_predictions
     from .report import paired_line
 

@@ -48,9 +48,14 @@ def write_predictions(rows: list[dict[str, str]], path: str | Path) -> None:
 
 
 def read_predictions(path: str | Path) -> list[dict[str, str]]:
-    """The rows of a predictions.csv; a file that is missing or lacks the key columns is refused by name."""
+    """The rows of a predictions.csv, or of a run directory: its pooled file, or where the run has not pooled
+    one (folds still to train) its finished folds' files together. A file that is missing or lacks the key
+    columns is refused by name."""
     path = Path(path)
     if path.is_dir():
+        folds = sorted((path / "folds").glob("*/predictions.csv"))
+        if folds and not (path / "predictions.csv").exists():
+            return pool_predictions(folds)
         path = path / "predictions.csv"
     if not path.is_file():
         raise PredictionsError(f"{path}: no such file (runs write predictions.csv per split since 2026-12-02; "
