@@ -27,8 +27,8 @@ def test_mcnemar_counts_the_disagreements_and_gives_the_exact_two_sided_p():
 
 def test_files_round_trip_and_pair_on_shared_clips_only(tmp_path):
     labels = ["anger", "sadness", "anger", "neutral"]
-    first = _rows({"plain": ["anger", "sadness", "neutral", "neutral"], "timnet": ["anger", "anger", "anger", "neutral"]},
-                  labels)
+    first = _rows({"plain": ["anger", "sadness", "neutral", "neutral"],
+                   "timnet": ["anger", "anger", "anger", "neutral"]}, labels)
     write_predictions(first, tmp_path / "a" / "predictions.csv")
     assert read_predictions(tmp_path / "a") == first
     [pair] = paired_within(first)
@@ -54,7 +54,8 @@ def test_pairs_of_other_clips_or_labels_are_refused_by_name(tmp_path):
     with pytest.raises(PredictionsError, match="no such file"):
         read_predictions(tmp_path)
     for fold in ("1", "2"):  # a run with two folds finished and none pooled yet: the two read together
-        write_predictions(_rows({"plain": ["anger"]}, ["anger"], fold), tmp_path / "run" / "folds" / fold / "predictions.csv")
+        write_predictions(_rows({"plain": ["anger"]}, ["anger"], fold),
+                          tmp_path / "run" / "folds" / fold / "predictions.csv")
     assert [r["fold"] for r in read_predictions(tmp_path / "run")] == ["1", "2"]
     (tmp_path / "results.csv").write_text("path,label\nx.wav,anger\n")
     with pytest.raises(PredictionsError, match="results.csv: not a predictions file"):

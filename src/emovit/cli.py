@@ -518,10 +518,10 @@ def evaluate(
 
 @app.command()
 def paired(
-    a: str = typer.Argument(..., metavar="A", help="RUN[:MODEL]: a run directory (or its predictions.csv) and one of its models; "
-                            "MODEL may be left out where the run has one."),
-    b: str = typer.Argument(..., metavar="B", help="RUN[:MODEL], the same for the other model (the same run, or a run on the "
-                            "same folds)."),
+    a: str = typer.Argument(..., metavar="A", help="RUN[:MODEL]: a run directory (or its predictions.csv) and "
+                            "one of its models; MODEL may be left out where the run has one."),
+    b: str = typer.Argument(..., metavar="B", help="RUN[:MODEL], the same for the other model (the same run, or a "
+                            "run on the same folds)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ):
     """Two models on the same test clips: how many each gets right that the other does not, and the exact

@@ -336,7 +336,8 @@ def run_split(split: Split, labels: list[str], jobs: list[Job], run_dir: Path, r
     failures = {path: reason for part in prepared.values() for path, reason in part.failures.items()}
     rows = prediction_rows(split, {name: m.predictions for name, m in models.items()})
     write_predictions(rows, run_dir / "predictions.csv")
-    results = {"models": as_dicts(models), "paired": paired_within(rows), "protocol": split.protocol, "fold": split.fold, "seed": recipe.seed,
+    results = {"models": as_dicts(models), "paired": paired_within(rows), "protocol": split.protocol,
+               "fold": split.fold, "seed": recipe.seed,
                "split": split.summary(), "machine": machine(), "leakage": audit, "labels": labels,
                "precision": precision, "failures": failures,
                "timing": {**{f"{kind}_features_seconds": part.feature_seconds for kind, part in prepared.items()},
