@@ -74,6 +74,8 @@ VARIANTS = {
     "network: student-level (+ each frame's mean and std, which the patch LayerNorm removes, beyond the paper)": {
         "student_network": "student-level"},
     "network: student-level, warm start from the same network pre-trained on SAVEE + RAVDESS": WARM_START_LEVEL,
+    "+ stochastic depth 0.1 (residual branches skipped in training: 0, 0.05, 0.1 over the three layers)": {
+        "drop_path": 0.1},
 }
 
 

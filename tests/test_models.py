@@ -188,3 +188,41 @@ def test_student_level_tells_frames_apart_by_level_where_the_student_cannot():
             torch.testing.assert_close(plain(x), plain(changed), rtol=1e-4, atol=1e-4)
             assert not torch.allclose(level(x), level(changed), atol=1e-3)
     assert count(build("student-level", 7))["params"] == 1_418_503
+
+
+def test_stochastic_depth_drops_whole_branches_in_training_only():
+    """drop_path: in training each sample's residual branch is kept with probability 1 - rate and then
+    scaled by 1 / (1 - rate), so its expectation is the branch; in evaluation the network is exactly the
+    one without it; the rate grows linearly from 0 at the first layer to drop_path at the last."""
+    from emovit.models.vit import DropPath
+
+    drop = DropPath(0.25).train()
+    torch.manual_seed(0)
+    out = drop(torch.ones(20_000, 3, 4))
+    per_sample = out.flatten(1)
+    assert torch.all((per_sample == 0).all(dim=1) | (per_sample == 1 / 0.75).all(dim=1))  # whole samples
+    assert abs(float((per_sample[:, 0] == 0).float().mean()) - 0.25) < 0.015
+    assert abs(float(out.mean()) - 1.0) < 0.02
+
+    torch.manual_seed(0)
+    plain = EmotionViT(student_config(5, depth=3, dim=32, heads=2, dim_head=16, mlp_dim=32))
+    torch.manual_seed(0)
+    deep = EmotionViT(student_config(5, depth=3, dim=32, heads=2, dim_head=16, mlp_dim=32, drop_path=0.2))
+    assert [d.rate for d in deep.vit.transformer.drop_paths] == [0.0, 0.1, 0.2]
+    assert plain.vit.transformer.drop_paths is None and plain.state_dict().keys() == deep.state_dict().keys()
+    x = torch.randn(4, 1, 128, 128)
+    torch.testing.assert_close(plain.eval()(x), deep.eval()(x), atol=0, rtol=0)
+    deep.train()
+    torch.manual_seed(1)
+    first = deep(x)
+    torch.manual_seed(2)
+    assert not torch.allclose(first, deep(x))  # training draws differ
+
+
+def test_stochastic_depth_out_of_range_is_refused():
+    from emovit.config import Recipe
+
+    with pytest.raises(ValueError, match="drop_path"):
+        student_config(5, drop_path=1.0)
+    with pytest.raises(ValueError, match="drop_path"):
+        Recipe(drop_path=-0.1)

@@ -318,7 +318,7 @@ def test_warm_start_copies_all_but_the_head_into_networks_of_the_files_shape():
     source = build("student", 7)
     pretrained = {"model_config": source.config.to_dict(), "state_dict": source.state_dict()}
     torch.manual_seed(1)
-    target = build("student", 4, dropout=0.1)  # other classes and dropout: the same network
+    target = build("student", 4, dropout=0.1, drop_path=0.2)  # other classes, dropout, depth drop: the same network
     head_before = {k: v.clone() for k, v in target.head.state_dict().items()}
     assert matches(target, pretrained) and not matches(build("teacher", 4), pretrained)
     assert not matches(build("student-stem", 7), pretrained)

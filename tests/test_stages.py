@@ -105,6 +105,7 @@ def test_the_paper_recipe_is_the_paper(monkeypatch):
             stage.schedule, stage.lr_halve_every, stage.alpha) == (50, 4, "adam", 1e-4, (0.9, 0.999), 0.0, "step", 10, 10.0)
     assert not stage.augments_batches and stage.ema_decay == 0 and stage.label_smoothing == 0 and stage.kd_weight == 0
     assert recipe.augment.views == 4 and recipe.per_model == {} and recipe.dropout == 0.0
+    assert recipe.drop_path == 0.0
     assert (recipe.teacher_depth, recipe.student_depth, recipe.patch_size) == (6, 3, (128, 1))
     assert recipe.models == ("teacher", "student", "plain") and recipe.student_network == "student"
 

@@ -303,6 +303,7 @@ class Recipe:
     student_network: str = "student"  # one of STUDENT_NETWORKS, for both the KT and the CE-only student
     patch_size: tuple[int, int] = (128, 1)
     dropout: float = 0.0  # in the ViTs' attention and feed-forward layers
+    drop_path: float = 0.0  # stochastic depth of the ViTs' last layer, less in earlier ones (models.vit.Transformer)
     normalization: str = "global"  # "utterance" / "speaker": bands centred on the clip's / its speaker's mean first (features.Normalizer)
     init_from: str | None = None  # a model file whose weights start the run's networks of its shape (emovit.warm_start)
     frontend: LogMelConfig = field(default_factory=LogMelConfig)
@@ -325,6 +326,8 @@ class Recipe:
             raise ValueError(f"normalization must be global, utterance or speaker, not {self.normalization!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
+        if not 0.0 <= self.drop_path < 1.0:
+            raise ValueError(f"drop_path must be in [0, 1), not {self.drop_path}")
         stage_fields = {f.name for f in fields(StageConfig)}
         for model, overrides in self.per_model.items():
             bad = set(overrides) - stage_fields

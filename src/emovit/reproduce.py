@@ -25,11 +25,12 @@ def paper_jobs(num_classes: int, recipe: Recipe) -> list[Job]:
     start from the same weights (same seed) so that only knowledge transfer differs; a recipe may
     train the CE-only student alone."""
     def teacher():
-        return EmotionViT(teacher_config(num_classes, recipe.teacher_depth, recipe.patch_size, dropout=recipe.dropout))
+        return EmotionViT(teacher_config(num_classes, recipe.teacher_depth, recipe.patch_size, dropout=recipe.dropout,
+                                         drop_path=recipe.drop_path))
 
     def student():
         return build(recipe.student_network, num_classes, depth=recipe.student_depth, patch_size=recipe.patch_size,
-                     dropout=recipe.dropout)
+                     dropout=recipe.dropout, drop_path=recipe.drop_path)
 
     def title(model: str) -> str:  # a student that is not the paper's network says which it is
         variant = recipe.student_network != "student" and model != "teacher"

@@ -2,7 +2,7 @@
 then fine-tuning on this one), instead of from a random draw.
 
 A job is warm-started when its network has the file's shape (`ModelConfig` equal but for the number of
-classes and dropout, which hold no weights): every weight is copied except the classifier head's, which
+classes, dropout and stochastic depth, which hold no weights): every weight is copied except the classifier head's, which
 starts fresh because the classes of the run need not be the file's. Jobs of another network (the
 teacher, when the file is a student) train from scratch, and the run says so. The file's normaliser is
 not used: the run standardises its images with its own training part, as without a warm start.
@@ -13,11 +13,11 @@ import torch
 
 from .models.config import ModelConfig
 
-IGNORED = ("num_classes", "dropout")  # ModelConfig fields that do not change a network's weights
+IGNORED = ("num_classes", "dropout", "drop_path")  # ModelConfig fields that do not change a network's weights
 
 
 def matches(model: torch.nn.Module, pretrained: dict) -> bool:
-    """Whether `model` is the file's network (up to its classes and dropout)."""
+    """Whether `model` is the file's network (up to its classes, dropout and stochastic depth)."""
     config = getattr(model, "config", None)
     if not isinstance(config, ModelConfig):
         return False

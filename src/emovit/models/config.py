@@ -26,6 +26,7 @@ class ModelConfig:
     dim_head: int = 64
     mlp_dim: int = 256
     dropout: float = 0.0
+    drop_path: float = 0.0  # stochastic depth of the ViT's last layer (models.vit.Transformer); 0: none
     stem: bool = False
     coordinates: bool = False
     position: str = "none"
@@ -35,6 +36,8 @@ class ModelConfig:
     def __post_init__(self):
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {ARCHS}, not {self.arch!r}")
+        if not 0.0 <= self.drop_path < 1.0:
+            raise ValueError(f"drop_path must be in [0, 1), not {self.drop_path}")
 
     def to_dict(self) -> dict:
         return asdict(self)

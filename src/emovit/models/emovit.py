@@ -88,6 +88,7 @@ class EmotionViT(Network):
             dropout=config.dropout,
             position=config.position,
             frame_level=bool(config.extra.get("frame_level", False)),
+            drop_path=config.drop_path,
         )
 
     def _image(self, x: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,8 @@ nn.Linear (same parameters and state-dict keys) that runs through oneDNN on CPU 
 (same maths, faster where MKL's sgemm is slow); and the positional embedding is a choice
 (`none` by default, as in the paper; `learned` and `sinusoidal` for the Table 1 comparison; `conv`,
 beyond the paper, a conditional positional encoding as in CPVT, Chu et al. 2023); and, beyond the
-paper, `frame_level` gives each token its frame's level back (`LevelledPatchEmbedding`).
+paper, `frame_level` gives each token its frame's level back (`LevelledPatchEmbedding`), and `drop_path`
+skips residual branches in training (stochastic depth, `DropPath`).
 """
 from __future__ import annotations
 
@@ -61,6 +62,25 @@ class LevelledPatchEmbedding(nn.Module):
         mean = patches.mean(dim=-1, keepdim=True)
         std = (patches - mean).pow(2).mean(dim=-1, keepdim=True).sqrt()
         return self.norm(self.proj(torch.cat((self.patch_norm(patches), mean, std), dim=-1)))
+
+
+class DropPath(nn.Module):
+    """Stochastic depth (Huang et al. 2016, as in DeiT): in training, a residual branch's output is
+    zeroed for a random `rate` of the samples and scaled by 1/(1-rate) for the rest, so each sample
+    trains a random shallower network; in evaluation it is the identity."""
+
+    def __init__(self, rate: float):
+        super().__init__()
+        self.rate = rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.rate == 0.0:
+            return x
+        keep = torch.rand((x.shape[0],) + (1,) * (x.ndim - 1), device=x.device) >= self.rate
+        return x * keep.to(x.dtype) / (1.0 - self.rate)
+
+    def extra_repr(self) -> str:
+        return f"rate={self.rate}"
 
 
 class FeedForward(nn.Module):
@@ -120,14 +140,20 @@ class Attention(nn.Module):
 
 
 class Transformer(nn.Module):
+    """`drop_path`: the last layer's stochastic-depth rate; layer i of n skips its branches at
+    drop_path * i / (n - 1), from 0 for the first (DeiT's linear rule). No modules when 0, so a
+    network without it keeps the reference's module and state-dict layout."""
+
     def __init__(self, dim: int, depth: int, heads: int, dim_head: int, mlp_dim: int, dropout: float = 0.0,
-                 final_norm: bool = True):
+                 final_norm: bool = True, drop_path: float = 0.0):
         super().__init__()
         self.norm = nn.LayerNorm(dim) if final_norm else nn.Identity()
         self.layers = nn.ModuleList(
             nn.ModuleList([Attention(dim, heads, dim_head, dropout), FeedForward(dim, mlp_dim, dropout)])
             for _ in range(depth)
         )
+        rates = [drop_path * i / max(depth - 1, 1) for i in range(depth)]
+        self.drop_paths = nn.ModuleList(DropPath(r) for r in rates) if drop_path > 0 else None
 
     def forward(self, x: torch.Tensor, queries: int | None = None) -> torch.Tensor:
         """All tokens after the last layer, or with `queries` only the first `queries` of them.
@@ -137,11 +163,12 @@ class Transformer(nn.Module):
         same numbers to float rounding and saves most of the last layer, a quarter of the student."""
         last = len(self.layers) - 1
         for i, (attn, ff) in enumerate(self.layers):
+            drop = self.drop_paths[i] if self.drop_paths is not None else nn.Identity()
             if i == last and queries is not None:
-                x = attn(x, queries) + x[:, :queries]
+                x = drop(attn(x, queries)) + x[:, :queries]
             else:
-                x = attn(x) + x
-            x = ff(x) + x
+                x = drop(attn(x)) + x
+            x = drop(ff(x)) + x
         return self.norm(x)
 
     def last_attention(self, x: torch.Tensor) -> torch.Tensor:
@@ -185,6 +212,7 @@ class ViT(nn.Module):
         emb_dropout: float = 0.0,
         position: str = "none",
         frame_level: bool = False,
+        drop_path: float = 0.0,
     ):
         super().__init__()
         ih, iw = image_size
@@ -211,7 +239,7 @@ class ViT(nn.Module):
             self.conv_position = ConvPosition(dim)
         self.cls_token = nn.Parameter(torch.randn(1, 1, dim))
         self.dropout = nn.Dropout(emb_dropout)
-        self.transformer = Transformer(dim, depth, heads, dim_head, mlp_dim, dropout)
+        self.transformer = Transformer(dim, depth, heads, dim_head, mlp_dim, dropout, drop_path=drop_path)
         self.mlp_head = fast.Linear(dim, num_classes)
 
     def tokens(self, img: torch.Tensor) -> torch.Tensor:
