@@ -95,6 +95,14 @@ for s in 0 1 2; do
   for v in v30 v31; do .venv/bin/emovit evaluate runs/ablation-paper-val2/$v-speaker-s$s --model plain --precision fp32; done
   .venv/bin/emovit evaluate runs/ablation-si2-val2/v30-speaker-s$s --model plain --precision fp32
 done
+# each ingredient of recipe emovit switched off in turn (5 no weight average, 3 no masks, 4 no mixup, 6 no label
+# smoothing), dropout 0.1 (8), batch 32 with lr 1.2e-3 (9), stochastic depth 0.1 (32), and the combinations the
+# validation scores pick (33, 34), two validation speakers (AMD EPYC with AVX-512, no AMX, fp32, 2026-12-02/03)
+for v in 5 3 4 6 8 9 32 33 34; do
+  .venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2-val2 --corpus emodb --root ../shared/data/emodb \
+      --splits speaker:0,speaker:1,speaker:2 --variants $v --val-speakers 2 --parallel 1
+  for s in 0 1 2; do .venv/bin/emovit evaluate runs/ablation-si2-val2/v$v-speaker-s$s --model plain --precision fp32; done
+done
 # The four tables again, robustness columns included (means over the splits of each run's robustness.json,
 # the 0.7 s and speech-noise top answers as ranges), read from the outputs kept in this folder: no run needed
 B=benchmarks/ablation-emodb-speaker
@@ -102,4 +110,4 @@ T=(--corpus emodb --root ../shared/data/emodb --splits speaker:0,speaker:1,speak
 .venv/bin/python scripts/ablate_recipe.py --out $B "${T[@]}" --variants 0,1,2,10,11,13,14,15,16,17,18,19,20,21,22
 .venv/bin/python scripts/ablate_recipe.py --out $B/paper-e20 --recipe paper-e20 "${T[@]}" --variants 0,18,23,24,25
 .venv/bin/python scripts/ablate_recipe.py --out $B/paper-e20-val2 --recipe paper-e20 "${T[@]}" --variants 0,23,18,26,27,28,10,29,30,31 --val-speakers 2
-.venv/bin/python scripts/ablate_recipe.py --out $B/val2 "${T[@]}" --variants 0,18,27,30 --val-speakers 2
+.venv/bin/python scripts/ablate_recipe.py --out $B/val2 "${T[@]}" --variants 0,5,3,4,6,8,9,32,33,34,18,27,30 --val-speakers 2
