@@ -110,6 +110,16 @@ def test_the_paper_recipe_warm_started_is_a_row_after_the_warm_started_recipe_em
                               "| 0.830 ± 0.010 |") and "paper-warm 10" in text
 
 
+def test_the_recipe_validation_picked_is_the_row_after_recipe_emovits_student(tmp_path):
+    _run(tmp_path, "emodb-emobox-emovit", {"plain": 0.759, "opensmile": 0.84})
+    _run(tmp_path, "emodb-emobox-emovit-pick", {"plain": 0.80})
+    text = peer_tables.table(tmp_path, "emodb", "emobox", {"student": {"params_m": 1.418}})
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert rows[0].startswith("| emovit student (recipe `emovit`, CE only) | 0.759")
+    assert rows[1].startswith("| emovit student, recipe `emovit` without masks and label smoothing") and "| 0.800 ± 0.010 |" in rows[1]
+    assert "| 1.418 |" in rows[1] and "emovit-pick 10" in text
+
+
 def test_a_groups_ce_only_pair_that_scored_as_the_paper_plain_group_is_one_row(tmp_path):
     """The paper group trains its CE-only student as the paper-plain group does (same recipe, seed and folds):
     identical scores are one model shown once, under the paper-plain title; the group's other rows stay."""

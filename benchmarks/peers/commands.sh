@@ -26,13 +26,15 @@
 #   warm    the student with emovit's recipe started from one pre-trained on the two other corpora (the
 #           model file runs/pretrain-<others>/models/plain.pt, made by benchmarks/pretrain/commands.sh)
 #   paper-warm  the CE-only student with the paper's recipe (paper-e20) started from the same pre-trained student
+#   emovit-pick  the student with the recipe validation picked on EmoDB's speaker splits: recipe `emovit` without
+#           SpecAugment masks and label smoothing (ablation variant 33, benchmarks/ablation-emodb-speaker/val2/recipes/)
 #   svm     openSMILE + SVM alone (the reference where the emovit group's TIM-Net is too costly, e.g. loso)
 #   paper-speaker  the paper-plain student with per-speaker normalisation (each part's clips centred on their
 #           speaker's band means, the test speakers on their own unlabelled clips), and openSMILE + SVM with its
 #           functionals standardised per speaker: both given the same speaker information
 # Two processes, one fold each at a time (torchrun --distribute folds), one thread each. Resumable:
 # run it again and finished folds are not trained again. From the repository root, ../shared beside it:
-#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit paper paper-plain paper-plain-full paper-timnet-kd paper-kd timnet-raw stem paper-conv paper-level paper-level-warm warm paper-warm svm paper-speaker)
+#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit emovit-pick paper paper-plain paper-plain-full paper-timnet-kd paper-kd timnet-raw stem paper-conv paper-level paper-level-warm warm paper-warm svm paper-speaker)
 # A fourth word, `continue`, first copies the finished folds (results, per-clip predictions) of the run kept in benchmarks/peers/ (by
 # scripts/keep_run.sh) into runs/peers/, so a run cut short in one session goes on in another from them.
 set -euo pipefail
@@ -44,6 +46,7 @@ case $corpus in
 esac
 case $group in
   emovit) models=plain,timnet,opensmile recipe=emovit ;;
+  emovit-pick) models=plain recipe=benchmarks/ablation-emodb-speaker/val2/recipes/v33.toml ;;
   paper) models=student,plain recipe=paper-e20 ;;
   paper-plain) models=plain recipe=paper-e20 ;;
   paper-plain-full) models=plain recipe=paper ;;
@@ -58,7 +61,7 @@ case $group in
   paper-warm) models=plain recipe=paper-e20 ;;
   svm) models=opensmile recipe=emovit ;;
   paper-speaker) models=plain,opensmile recipe=benchmarks/peers/recipes/paper-e20-speaker.toml ;;
-  *) echo "unknown group $group: emovit, paper, paper-plain, paper-plain-full, paper-timnet-kd, paper-kd, timnet-raw, stem, paper-conv, paper-level, paper-level-warm, warm, paper-warm, svm or paper-speaker" >&2; exit 2 ;;
+  *) echo "unknown group $group: emovit, emovit-pick, paper, paper-plain, paper-plain-full, paper-timnet-kd, paper-kd, timnet-raw, stem, paper-conv, paper-level, paper-level-warm, warm, paper-warm, svm or paper-speaker" >&2; exit 2 ;;
 esac
 out=runs/peers/$corpus-$protocol-$group kept=benchmarks/peers/$corpus-$protocol-$group
 if [ "$mode" = continue ]; then
