@@ -110,6 +110,22 @@ def test_the_paper_recipe_is_the_paper(monkeypatch):
     assert recipe.models == ("teacher", "student", "plain") and recipe.student_network == "student"
 
 
+def test_recipe_emovit_2_is_recipe_emovit_without_masks_and_label_smoothing():
+    """emovit-2 is the ablation's pick (variant 33): every other setting, TIM-Net's recipe included, is emovit's."""
+    import dataclasses
+
+    from emovit.config import load_recipe
+
+    old, new = load_recipe("emovit"), load_recipe("emovit-2")
+    assert (new.stage.freq_masks, new.stage.time_masks, new.stage.label_smoothing) == (0, 0, 0.0)
+    assert (old.stage.freq_masks, old.stage.time_masks, old.stage.label_smoothing) == (2, 2, 0.1)
+    unmasked = dataclasses.replace(old.stage, freq_masks=0, freq_width=0, time_masks=0, time_width=0,
+                                   label_smoothing=0.0)
+    assert new.stage == unmasked
+    assert new.per_model == old.per_model and new.augment == old.augment and new.frontend == old.frontend
+    assert dataclasses.replace(new, name="emovit", stage=old.stage) == old
+
+
 def test_the_student_network_is_a_recipe_setting_checked_by_name():
     from emovit.config import STUDENT_NETWORKS, load_recipe
     from emovit.models import MODELS

@@ -32,7 +32,8 @@
 #   paper-speaker  the paper-plain student with per-speaker normalisation (each part's clips centred on their
 #           speaker's band means, the test speakers on their own unlabelled clips), and openSMILE + SVM with its
 #           functionals standardised per speaker: both given the same speaker information
-# Two processes, one fold each at a time (torchrun --distribute folds), one thread each. Resumable:
+# Two processes (NPROC=1 for one, where the other core trains something else), one fold each at a time
+# (torchrun --distribute folds), one thread each. Resumable:
 # run it again and finished folds are not trained again. From the repository root, ../shared beside it:
 #   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit emovit-pick paper paper-plain paper-plain-full paper-timnet-kd paper-kd timnet-raw stem paper-conv paper-level paper-level-warm warm paper-warm svm paper-speaker)
 # A fourth word, `continue`, first copies the finished folds (results, per-clip predictions) of the run kept in benchmarks/peers/ (by
@@ -89,6 +90,6 @@ case $group in
   warm|paper-warm) init=(--init-from "runs/pretrain-$others/models/plain.pt") ;;
   paper-level-warm) init=(--init-from "runs/pretrain-$others-level/models/plain.pt") ;;
 esac
-OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 .venv/bin/torchrun --standalone --nproc-per-node 2 -m emovit.cli compare \
+OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 .venv/bin/torchrun --standalone --nproc-per-node "${NPROC:-2}" -m emovit.cli compare \
   --recipe "$recipe" --corpus "$corpus" --root "$root" --protocol "$protocol" --folds 10 --models "$models" \
   --distribute folds --device cpu --time-runs 0 --quiet "${compile[@]}" "${init[@]}" --out "$out"
