@@ -20,8 +20,8 @@ TIMNET_TITLES = {True: "TIM-Net, measured here (its published recipe, raw MFCCs 
 # (group, model name in the run) -> the row's name and the registry name whose size it has
 ROWS = [
     (("emovit", "plain"), "emovit student (recipe `emovit`, CE only)", "student"),
-    (("emovit-pick", "plain"), "emovit student, recipe `emovit` without masks and label smoothing (validation's "
-                               "pick on EmoDB's speaker splits; CE only)", "student"),
+    (("emovit-pick", "plain"), "emovit student, recipe `emovit` without masks and label smoothing (`emovit-2`: "
+                               "validation's pick on EmoDB's speaker splits; CE only)", "student"),
     (("stem", "student-stem"), "student-stem: the student behind a tiny conv stem (recipe `emovit`, CE only)",
      "student-stem"),
     (("paper-conv", "student-conv"), "student-conv: the student with a convolutional positional encoding "

@@ -27,7 +27,8 @@
 #           model file runs/pretrain-<others>/models/plain.pt, made by benchmarks/pretrain/commands.sh)
 #   paper-warm  the CE-only student with the paper's recipe (paper-e20) started from the same pre-trained student
 #   emovit-pick  the student with the recipe validation picked on EmoDB's speaker splits: recipe `emovit` without
-#           SpecAugment masks and label smoothing (ablation variant 33, benchmarks/ablation-emodb-speaker/val2/recipes/)
+#           SpecAugment masks and label smoothing (ablation variant 33, benchmarks/ablation-emodb-speaker/val2/recipes/;
+#           the settings of the named recipe emovit-2)
 #   svm     openSMILE + SVM alone (the reference where the emovit group's TIM-Net is too costly, e.g. loso)
 #   paper-speaker  the paper-plain student with per-speaker normalisation (each part's clips centred on their
 #           speaker's band means, the test speakers on their own unlabelled clips), and openSMILE + SVM with its
