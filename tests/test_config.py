@@ -36,3 +36,20 @@ def test_resume_accepts_other_execution_settings(tmp_path):
                                        "per_model": {"timnet": {"compile": True}}}})
     with pytest.raises(ResumeError, match=r"recipe\.stage\.lr differ"):
         check_resume(tmp_path, {"recipe": {"stage": {"lr": 3e-4, "compile": True}}})
+
+
+def test_a_recipe_laid_over_its_base_keeps_what_it_does_not_name(tmp_path):
+    from emovit.config import load_recipe
+
+    (tmp_path / "short.toml").write_text('base = "emovit"\n[stage]\nepochs = 3\n[per_model.timnet]\nepochs = 7\n')
+    (tmp_path / "shorter.toml").write_text('base = "short.toml"\n[augment]\nviews = 1\n')
+    emovit, recipe = load_recipe("emovit"), load_recipe(tmp_path / "shorter.toml")
+    assert recipe.name == "shorter" and recipe.augment.views == 1 and recipe.stage.epochs == 3
+    assert recipe.stage.lr == emovit.stage.lr and recipe.stage.freq_masks == emovit.stage.freq_masks
+    assert recipe.per_model["timnet"] == {**emovit.per_model["timnet"], "epochs": 7}
+    (tmp_path / "loop.toml").write_text('base = "loop.toml"\n')
+    with pytest.raises(ValueError, match="its own base"):
+        load_recipe(tmp_path / "loop.toml")
+    (tmp_path / "orphan.toml").write_text('base = "no-such-recipe"\n')
+    with pytest.raises(ValueError, match="orphan.toml.*unknown recipe 'no-such-recipe'"):
+        load_recipe(tmp_path / "orphan.toml")

@@ -397,10 +397,14 @@ def recipe_names() -> list[str]:
     return sorted(p.name[:-5] for p in resources.files(RECIPES_PACKAGE).iterdir() if p.name.endswith(".toml"))
 
 
-def load_recipe(name_or_path: str | Path) -> Recipe:
+def load_recipe(name_or_path: str | Path, _bases: tuple[str, ...] = ()) -> Recipe:
     """A recipe by name (one of :func:`recipe_names`) or from a TOML file; ValueError lists the
-    valid names when neither exists, and names the file and setting when one is wrong."""
+    valid names when neither exists, and names the file and setting when one is wrong. A recipe with
+    `base = "NAME"` (or a .toml path beside it) is that recipe with its own settings laid over it, table by
+    table, so a variant names only what it changes."""
     text, where = None, str(name_or_path)
+    if where in _bases:
+        raise ValueError(f"recipe {where} is its own base ({' -> '.join((*_bases, where))})")
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.is_file():
         if not path.is_file():
@@ -417,9 +421,23 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         settings.setdefault("name", path.stem)
         if "patch" in settings:
             settings["patch_size"] = parse_patch(settings.pop("patch"))
+        if "base" in settings:
+            base = str(settings.pop("base"))
+            if base.endswith(".toml") and path.is_file():
+                base = str(path.parent / base)
+            settings = _laid_over(load_recipe(base, (*_bases, where)).to_dict(), settings)
         return Recipe.from_dict(settings)
     except (tomllib.TOMLDecodeError, TypeError, ValueError) as e:
         raise ValueError(f"recipe {where}: {e}") from None
+
+
+def _laid_over(base: dict, settings: dict) -> dict:
+    """BASE with SETTINGS replacing it key by key, tables (sections, per_model and each model's) merged."""
+    merged = dict(base)
+    for key, value in settings.items():
+        merged[key] = _laid_over(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) \
+            else value
+    return merged
 
 
 def parse_patch(text: str) -> tuple[int, int]:
