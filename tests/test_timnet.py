@@ -131,6 +131,17 @@ def test_exact_parameter_count_and_config_round_trip():
     assert sum(p.numel() for p in TIMNet(timnet_config(7, dilations=10)).parameters()) == expected + 4 * 6318 + 2
 
 
+def test_timnet_mel_is_timnet_on_the_log_mel_image():
+    """`timnet-mel`: the same network with the image's 128 mel bands as inputs; only the two input 1x1 convs
+    grow (128*39 weights each instead of 39*39), and it reads the log-Mel front end, not MFCCs."""
+    from emovit.models import FRONT_ENDS, build
+    model = build("timnet-mel", 7)
+    assert model.config.image_size == (128, 128) and "timnet-mel" not in FRONT_ENDS
+    assert sum(p.numel() for p in model.parameters()) == 104_496 + 2 * (128 - 39) * 39 == 111_438
+    with torch.no_grad():
+        assert model(torch.randn(2, 1, 128, 128)).shape == (2, 7)
+
+
 def test_keras_initialisation():
     model = TIMNet(timnet_config(7))
     assert model.level_weights.shape == (8, 1) and model.level_weights.abs().max() <= 0.05

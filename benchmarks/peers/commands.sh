@@ -15,6 +15,8 @@
 #           the paper: + T^2 KL(teacher || student) at T 4, weight 1, in stage 3; benchmarks/peers/recipes/)
 #   timnet-raw  TIM-Net alone on raw MFCCs, as its public code: rerun after that fix, on the same folds
 #           (the committed emovit group's TIM-Net row read standardised MFCCs)
+#   timnet-mel  TIM-Net's network with its published recipe on the students' log-Mel image instead of MFCCs
+#           (beyond TIM-Net; benchmarks/peers/recipes/): beside timnet-raw, the input's share of the student's gap
 #   stem    the student-stem network (a tiny conv stem, beyond the paper) with emovit's recipe, CE only:
 #           paired with the emovit group's student on the same folds and seeds
 #   paper-conv  the student-conv network (a depthwise conv over 7 frames' tokens added to them, beyond the
@@ -36,7 +38,7 @@
 # Two processes (NPROC=1 for one, where the other core trains something else), one fold each at a time
 # (torchrun --distribute folds), one thread each. Resumable:
 # run it again and finished folds are not trained again. From the repository root, ../shared beside it:
-#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit emovit-pick paper paper-plain paper-plain-full paper-timnet-kd paper-kd timnet-raw stem paper-conv paper-level paper-level-warm warm paper-warm svm paper-speaker)
+#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit emovit-pick paper paper-plain paper-plain-full paper-timnet-kd paper-kd timnet-raw timnet-mel stem paper-conv paper-level paper-level-warm warm paper-warm svm paper-speaker)
 # A fourth word, `continue`, first copies the finished folds (results, per-clip predictions) of the run kept in benchmarks/peers/ (by
 # scripts/keep_run.sh) into runs/peers/, so a run cut short in one session goes on in another from them.
 set -euo pipefail
@@ -55,6 +57,7 @@ case $group in
   paper-kd) models=student recipe=benchmarks/peers/recipes/paper-e20-kd.toml ;;
   paper-timnet-kd) models=plain,plain-timnet recipe=benchmarks/peers/recipes/paper-e20-timnet-kd.toml ;;
   timnet-raw) models=timnet recipe=emovit ;;
+  timnet-mel) models=timnet-mel recipe=benchmarks/peers/recipes/timnet-mel.toml ;;
   stem) models=student-stem recipe=emovit ;;
   paper-conv) models=student-conv recipe=paper-e20 ;;
   paper-level) models=student-level recipe=paper-e20 ;;
@@ -63,7 +66,7 @@ case $group in
   paper-warm) models=plain recipe=paper-e20 ;;
   svm) models=opensmile recipe=emovit ;;
   paper-speaker) models=plain,opensmile recipe=benchmarks/peers/recipes/paper-e20-speaker.toml ;;
-  *) echo "unknown group $group: emovit, emovit-pick, paper, paper-plain, paper-plain-full, paper-timnet-kd, paper-kd, timnet-raw, stem, paper-conv, paper-level, paper-level-warm, warm, paper-warm, svm or paper-speaker" >&2; exit 2 ;;
+  *) echo "unknown group $group: emovit, emovit-pick, paper, paper-plain, paper-plain-full, paper-timnet-kd, paper-kd, timnet-raw, timnet-mel, stem, paper-conv, paper-level, paper-level-warm, warm, paper-warm, svm or paper-speaker" >&2; exit 2 ;;
 esac
 out=runs/peers/$corpus-$protocol-$group kept=benchmarks/peers/$corpus-$protocol-$group
 if [ "$mode" = continue ]; then
@@ -84,7 +87,7 @@ fi
 # TIM-Net's training steps run under torch.compile (its many small operations; from 2026-12-02, RAVDESS kfold
 # fold 3 on: the same arithmetic up to rounding, BENCHMARKS.md "Training speed")
 compile=()
-case $models in *timnet*) compile=(--compile timnet) ;; esac
+case $models in timnet-mel) compile=(--compile timnet-mel) ;; *timnet*) compile=(--compile timnet) ;; esac
 others=$(printf '%s\n' emodb savee ravdess | grep -vx "$corpus" | paste -sd- -)  # what a warm start was pre-trained on
 init=()
 case $group in

@@ -3,7 +3,8 @@ Table 1 variants, and the peer models of Tables 2-3.
 
 All of them keep the contract of `emovit.models.network.Network` (pooled, head, config, ...).
 `build(name, n)` makes a fresh one; `build_from_config(config)` rebuilds a saved one; `FRONT_ENDS`
-names the input each reads when it is not the paper's log-Mel image (TIM-Net: MFCCs).
+names the input each reads when it is not the paper's log-Mel image (TIM-Net: MFCCs; `timnet-mel` is
+TIM-Net's network on the image).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from .septr import SepTr, septr_config
 from .timnet import TIMNet, timnet_config
 
 SQUARE = (16, 16)
+IMAGE = (128, 128)  # the paper's log-Mel image: mel bands x frames
 
 # name -> (what it is, config factory taking num_classes)
 MODELS: dict[str, tuple[str, Callable[[int], ModelConfig]]] = {
@@ -52,6 +54,10 @@ MODELS: dict[str, tuple[str, Callable[[int], ModelConfig]]] = {
                     lambda n: septr_config(n, patch_size=SQUARE)),
     "timnet": ("TIM-Net (Ye et al. 2023): bidirectional dilated causal TCN, 8 levels, on 39 raw (unstandardised) MFCCs",
                lambda n: timnet_config(n)),
+    "timnet-mel": ("TIM-Net's network on the paper's log-Mel image: its 128 bands are the inputs of the first 1x1 "
+                   "convolutions, where TIM-Net has 39 MFCCs (beyond TIM-Net: is the student's gap to it the input "
+                   "or the network?)",
+                   lambda n: timnet_config(n, n_mfcc=IMAGE[0], image_size=IMAGE)),
 }
 FRONT_ENDS = {"timnet": "mfcc"}  # the others read the log-Mel image
 

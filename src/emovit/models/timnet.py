@@ -96,7 +96,8 @@ class TemporalAwareBlock(nn.Module):
 
 
 class TIMNet(Network):
-    """TIM-Net over MFCC images (batch, 1, n_mfcc, frames); any number of frames."""
+    """TIM-Net over MFCC images (batch, 1, n_mfcc, frames), any number of frames; `n_mfcc` is the input rows,
+    so the registry's `timnet-mel` reads the paper's 128-band log-Mel image with it."""
 
     arch = "timnet"
 
