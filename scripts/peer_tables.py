@@ -48,9 +48,9 @@ ROWS = [
     (("paper", "teacher"), "teacher (recipe `paper-e20`)", "teacher"),
     (("paper-plain-full", "plain"), "student, CE only (recipe `paper`: the paper's, 50 epochs)", "student"),
     (("timnet-raw", "timnet"), TIMNET_TITLES[True], "timnet"),
-    (("emovit", "timnet"), None, "timnet"),
+    (("emovit", "timnet"), None, "timnet"),  # titled by the input its run recorded (TIMNET_TITLES)
     (("timnet-mel", "timnet-mel"), "TIM-Net's network on the students' log-Mel image (its published recipe; beyond "
-                                   "TIM-Net)", "timnet-mel"),  # titled by the input its run recorded (TIMNET_TITLES)
+                                   "TIM-Net)", "timnet-mel"),
     (("emovit", "opensmile"), "openSMILE ComParE 2016 + linear SVM", None),
     (("svm", "opensmile"), "openSMILE ComParE 2016 + linear SVM", None),
     (("paper-speaker", "plain"), "student, CE only (recipe `paper-e20`), **per-speaker normalisation** (test speakers' "

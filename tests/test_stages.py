@@ -126,6 +126,18 @@ def test_recipe_emovit_2_is_recipe_emovit_without_masks_and_label_smoothing():
     assert dataclasses.replace(new, name="emovit", stage=old.stage) == old
 
 
+def test_the_timnet_mel_recipe_trains_it_as_timnet_is_trained():
+    """benchmarks/peers/recipes/timnet-mel.toml repeats TIM-Net's published settings under the other network's
+    name (per_model is keyed by name): they must stay TIM-Net's for its rows to say input against network."""
+    from pathlib import Path
+
+    from emovit.config import load_recipe
+
+    recipe = load_recipe(Path(__file__).parents[1] / "benchmarks/peers/recipes/timnet-mel.toml")
+    assert recipe.stage_for("timnet-mel") == recipe.stage_for("timnet") == load_recipe("emovit").stage_for("timnet")
+    assert recipe.stage_for("timnet-mel").epochs == 500 and recipe.stage_for("timnet-mel").select == "last"
+
+
 def test_the_student_network_is_a_recipe_setting_checked_by_name():
     from emovit.config import STUDENT_NETWORKS, load_recipe
     from emovit.models import MODELS
