@@ -282,7 +282,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 RECIPE_MODELS = ("teacher", "student", "plain")  # reproduce's models; the student learns from the teacher
 # networks reproduce's student and plain may be (registry names, emovit.models.MODELS): the paper's student,
 # and variants beyond the paper within its budget (<= 1.5M parameters, <= 0.2 GMACs as run)
-STUDENT_NETWORKS = ("student", "student-learned", "student-conv", "student-stem", "student-level")
+STUDENT_NETWORKS = ("student", "student-learned", "student-conv", "student-stem", "student-level", "student-tim")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from torch import nn
 
 from .ast import AST, ast_config, load_deit_weights
 from .config import ModelConfig
-from .emovit import EmotionViT, student_config, student_level_config, student_stem_config, teacher_config
+from .emovit import (EmotionViT, student_config, student_level_config, student_stem_config, student_tim_config,
+                     teacher_config)
 from .septr import SepTr, septr_config
 from .timnet import TIMNet, timnet_config
 
@@ -46,6 +47,9 @@ MODELS: dict[str, tuple[str, Callable[[int], ModelConfig]]] = {
     "student-level": ("Student whose tokens keep their frame's level: each frame's mean and std, which the patch "
                       "LayerNorm removes, as two more inputs (beyond the paper; +512 parameters)",
                       lambda n: student_level_config(n)),
+    "student-tim": ("Student beside a narrow TIM-Net branch (30 filters) on the same image, its multi-scale temporal "
+                    "feature added to the CLS (beyond the paper; +76k parameters)",
+                    lambda n: student_tim_config(n)),
     "ast": ("AST (Gong et al. 2021): ViT-Base, 16x16 patches, no overlap, from scratch unless a checkpoint is given",
             lambda n: ast_config(n)),
     "ast-overlap": ("AST with its own overlapping 16x16 patches (stride 10)", lambda n: ast_config(n, stride=(10, 10))),
