@@ -22,6 +22,8 @@ ROWS = [
     (("emovit", "plain"), "emovit student (recipe `emovit`, CE only)", "student"),
     (("emovit-pick", "plain"), "emovit student, recipe `emovit` without masks and label smoothing (`emovit-2`: "
                                "validation's pick on EmoDB's speaker splits; CE only)", "student"),
+    (("tim", "student-tim"), "student-tim: the student beside a 30-filter TIM-Net branch, its temporal feature added "
+                             "to the CLS (recipe `emovit-2`, CE only)", "student-tim"),
     (("stem", "student-stem"), "student-stem: the student behind a tiny conv stem (recipe `emovit`, CE only)",
      "student-stem"),
     (("paper-conv", "student-conv"), "student-conv: the student with a convolutional positional encoding "
@@ -51,6 +53,8 @@ ROWS = [
     (("emovit", "timnet"), None, "timnet"),  # titled by the input its run recorded (TIMNET_TITLES)
     (("timnet-mel", "timnet-mel"), "TIM-Net's network on the students' log-Mel image (its published recipe; beyond "
                                    "TIM-Net)", "timnet-mel"),
+    (("paper-timnet-mel", "timnet-mel"), "TIM-Net's network on the students' log-Mel image, trained with the students' "
+                                         "recipe `paper-e20` (beyond TIM-Net)", "timnet-mel"),
     (("emovit", "opensmile"), "openSMILE ComParE 2016 + linear SVM", None),
     (("svm", "opensmile"), "openSMILE ComParE 2016 + linear SVM", None),
     (("paper-speaker", "plain"), "student, CE only (recipe `paper-e20`), **per-speaker normalisation** (test speakers' "
