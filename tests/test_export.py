@@ -172,6 +172,14 @@ def test_student_with_frame_levels_exports(tmp_path):
     assert parity(Recognizer.load(pt, precision="fp32"), Recognizer.load(tmp_path / "level.onnx"), tones()) < TOLERANCE
 
 
+def test_student_with_a_temporal_branch_exports(tmp_path):
+    # student-tim's TIM-Net branch (causal dilated convolutions, BatchNorm, a flipped copy) in the graph too
+    small = student_config(len(EMODB), depth=1, dim=32, heads=2, dim_head=16, mlp_dim=32, extra={"temporal_filters": 8})
+    pt = write_student(tmp_path / "tim.pt", small)
+    assert export_onnx(pt, tmp_path / "tim.onnx") < TOLERANCE
+    assert parity(Recognizer.load(pt, precision="fp32"), Recognizer.load(tmp_path / "tim.onnx"), tones()) < TOLERANCE
+
+
 def test_failed_check_leaves_no_file_behind(models, tmp_path):
     out = tmp_path / "model.onnx"
     with pytest.raises(ExportError, match="disagrees with PyTorch"):
