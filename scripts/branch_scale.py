@@ -27,12 +27,11 @@ def main() -> None:
         raise SystemExit(f"{args.run}: no fold has {args.model}/best.pt")
     print("fold  CLS norm  branch norm  branch / CLS")
     for fold in folds:
-        kept = fold / args.model / "best.pt"
-        saved = torch.load(kept, map_location="cpu", weights_only=False)
-        network = build(args.model, saved["model"]["vit.mlp_head.weight"].shape[0])
+        weights = torch.load(fold / args.model / "best.pt", map_location="cpu", weights_only=False)["model"]
+        network = build(args.model, weights["vit.mlp_head.weight"].shape[0])
         if getattr(network, "temporal", None) is None:
             raise SystemExit(f"{args.model}: not a network with a temporal branch")
-        network.load_state_dict(saved["model"])
+        network.load_state_dict(weights)
         network.eval()
         with torch.no_grad():
             cls = network.vit.pooled(images).norm(dim=1).mean().item()

@@ -97,6 +97,18 @@ def small_network(kind: str, seed: int = 0):
                            image_size=(32, 32)))
 
 
+def fit_losses(model, x, labels, optimiser, steps: int = 30, **loss_options) -> list[float]:
+    """Full-batch cross-entropy steps on (x, labels); the loss before each step, for tests that training lowers it."""
+    losses = []
+    for _ in range(steps):
+        loss = torch.nn.functional.cross_entropy(model(x), labels, **loss_options)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    return losses
+
+
 def stage_data(n: int = 12, views: int = 2, seed: int = 0):
     """StageData of 32x32 images whose class shows in the low bands, with `views` noisy views each."""
     from emovit.stages import StageData

@@ -5,6 +5,8 @@ import torch
 from emovit.models import CoordinateEncoding, EmotionViT, Student, Teacher, student_config, teacher_config
 from emovit.profile import PAPER_SIZES, count
 
+from conftest import fit_losses
+
 
 @pytest.mark.parametrize("name,make", [("teacher", lambda: Teacher(7)), ("student", lambda: Student(7))])
 def test_sizes_within_15_percent_of_paper(name, make):
@@ -218,14 +220,7 @@ def test_student_tim_trains_and_lowers_the_loss():
     labels = torch.arange(16) % 2
     x = 0.5 * torch.randn(16, 1, 128, 32)
     x[:, :, :16] += 0.5 * (2 * labels[:, None, None, None] - 1)
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
-    losses = []
-    for _ in range(30):
-        loss = torch.nn.functional.cross_entropy(model(x), labels)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        losses.append(loss.item())
+    losses = fit_losses(model, x, labels, torch.optim.Adam(model.parameters(), lr=1e-3))
     assert np.mean(losses[-5:]) < 0.5 * losses[0]
     with torch.no_grad():
         assert torch.equal(model.eval()(x).argmax(dim=1), labels)

@@ -7,7 +7,6 @@ import librosa
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 import emovit.models.config as model_config_module
 from emovit.audio import centre_fit
@@ -15,6 +14,8 @@ from emovit.config import TIMNET_SIGNAL_LENGTH as MEAN_SIGNAL_LENGTH, MfccConfig
 from emovit.mfcc import MfccFrontEnd
 from emovit.models.config import ModelConfig
 from emovit.models.timnet import CausalConv1d, TIMNet, timnet_config
+
+from conftest import fit_losses
 
 RATE = 22050
 # float32 rounding of the STFT and mel sums: measured at most ~1.2e-4 dB on these signals. The
@@ -187,13 +188,7 @@ def test_a_short_training_run_lowers_the_loss():
     x[:, 0] += 0.5 * (2 * labels[:, None, None] - 1)
     model = TIMNet(timnet_config(2, image_size=(39, frames)))
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.93, 0.98), eps=1e-8)
-    losses = []
-    for _ in range(30):
-        loss = F.cross_entropy(model(x), labels, label_smoothing=0.1)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        losses.append(loss.item())
+    losses = fit_losses(model, x, labels, optimiser, label_smoothing=0.1)
     assert np.mean(losses[-5:]) < 0.9 * losses[0]
     with torch.no_grad():
         assert torch.equal(model.eval()(x).argmax(dim=1), labels)
