@@ -24,6 +24,9 @@ ROWS = [
                                "validation's pick on EmoDB's speaker splits; CE only)", "student"),
     (("tim", "student-tim"), "student-tim: the student beside a 30-filter TIM-Net branch, its temporal feature added "
                              "to the CLS (recipe `emovit-2`, CE only)", "student-tim"),
+    (("duo", "student-duo"), "student-duo: the student and a 33-filter TIM-Net on the same image as two experts, each "
+                             "with its own classifier and loss, their log-probabilities averaged (recipe `emovit-2`)",
+     "student-duo"),
     (("stem", "student-stem"), "student-stem: the student behind a tiny conv stem (recipe `emovit`, CE only)",
      "student-stem"),
     (("paper-conv", "student-conv"), "student-conv: the student with a convolutional positional encoding "

@@ -180,6 +180,15 @@ def test_student_with_a_temporal_branch_exports(tmp_path):
     assert parity(Recognizer.load(pt, precision="fp32"), Recognizer.load(tmp_path / "tim.onnx"), tones()) < TOLERANCE
 
 
+def test_student_with_a_temporal_expert_exports(tmp_path):
+    # student-duo's two experts and the mean of their log-probabilities in the graph
+    small = student_config(len(EMODB), depth=1, dim=32, heads=2, dim_head=16, mlp_dim=32,
+                           extra={"temporal_filters": 8, "temporal_expert": True})
+    pt = write_student(tmp_path / "duo.pt", small)
+    assert export_onnx(pt, tmp_path / "duo.onnx") < TOLERANCE
+    assert parity(Recognizer.load(pt, precision="fp32"), Recognizer.load(tmp_path / "duo.onnx"), tones()) < TOLERANCE
+
+
 def test_failed_check_leaves_no_file_behind(models, tmp_path):
     out = tmp_path / "model.onnx"
     with pytest.raises(ExportError, match="disagrees with PyTorch"):

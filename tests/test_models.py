@@ -136,7 +136,8 @@ def test_a_network_without_head_or_pooled_is_refused_at_construction():
         Incomplete(None)
 
 
-@pytest.mark.parametrize("name", ["student-learned", "student-conv", "student-stem", "student-level", "student-tim"])
+@pytest.mark.parametrize("name", ["student-learned", "student-conv", "student-stem", "student-level", "student-tim",
+                                  "student-duo"])
 def test_student_variants_stay_within_the_students_budget(name):
     # the issue's budget for a shipped variant: <= 1.5M parameters, <= 0.2 GMACs as run, same input
     from emovit.models import build
@@ -224,6 +225,55 @@ def test_student_tim_trains_and_lowers_the_loss():
     assert np.mean(losses[-5:]) < 0.5 * losses[0]
     with torch.no_grad():
         assert torch.equal(model.eval()(x).argmax(dim=1), labels)
+
+
+def test_student_duo_answers_with_the_mean_of_its_two_experts_log_probabilities():
+    # student-duo = the paper's student and a 33-filter TIM-Net on the same image, each with its own classifier:
+    # pooled = CLS and TIM-Net's pooled feature side by side; the answer averages the experts' log-probabilities
+    from emovit.models import build
+
+    torch.manual_seed(0)
+    model = build("student-duo", 7).eval()
+    assert model.temporal.config.extra["filters"] == 33 and model.temporal.head.out_features == 7
+    x = torch.randn(2, 1, 128, 128)
+    with torch.no_grad():
+        cls, timnet = model.vit.pooled(x), model.temporal.pooled(x)
+        torch.testing.assert_close(model.pooled(x), torch.cat((cls, timnet), dim=-1))
+        experts = model.head.experts(model.pooled(x))
+        torch.testing.assert_close(experts[0], model.vit.mlp_head(cls))
+        torch.testing.assert_close(experts[1], model.temporal(x))
+        torch.testing.assert_close(model(x), (experts[0].log_softmax(-1) + experts[1].log_softmax(-1)) / 2)
+    # the heads are saved once, as their networks' own weights
+    assert not [k for k in model.state_dict() if not k.startswith(("vit.", "temporal."))]
+    assert count(model)["params"] == 1_417_991 + 81_624 == 1_499_615
+    assert count(build("student-duo", 8))["params"] <= 1_500_000  # RAVDESS's 8 classes
+
+
+def test_student_duo_trains_each_expert_on_its_own_loss():
+    """In a stage, the duo's cross-entropy is each expert's own, summed: the gradient TIM-Net's weights get
+    is the one they would get trained alone, whatever the student's expert says."""
+    from emovit.models import build
+    from emovit.stages import StageConfig, _Objective, _sample_losses
+
+    torch.manual_seed(0)
+    model = build("student-duo", 3, depth=1, dim=32, heads=2, dim_head=16, mlp_dim=32, image_size=(128, 32))
+    model.eval()  # TIM-Net's dropout would draw other masks in the second pass
+    x, y = torch.randn(6, 1, 128, 32), torch.arange(6) % 3
+    pooled, logits, experts, _, _ = _Objective(model, "ce")(x)
+    _sample_losses("ce", pooled, logits, y, None, StageConfig(), experts=experts).sum().backward()
+    together = [p.grad.clone() for p in model.temporal.parameters()]
+    model.zero_grad()
+    torch.nn.functional.cross_entropy(model.temporal(x), y, reduction="sum").backward()
+    for mine, alone in zip(together, (p.grad for p in model.temporal.parameters())):
+        torch.testing.assert_close(mine, alone)
+
+
+def test_student_duo_is_refused_as_the_knowledge_transfer_student():
+    from emovit.config import Recipe
+
+    with pytest.raises(ValueError, match="student-duo cannot be the knowledge-transfer student"):
+        Recipe(student_network="student-duo")
+    assert Recipe(student_network="student-duo", models=("plain",)).student_network == "student-duo"
 
 
 def test_stochastic_depth_drops_whole_branches_in_training_only():

@@ -330,6 +330,19 @@ def test_warm_start_copies_all_but_the_head_into_networks_of_the_files_shape():
         assert torch.equal(value, head_before[name]), name
 
 
+def test_warm_start_leaves_both_heads_of_a_duo_fresh():
+    # student-duo's head reads the ViT's and TIM-Net's classifiers, registered where they live: neither is copied
+    from emovit.models import build
+    from emovit.warm_start import warm_start
+
+    small = dict(depth=1, dim=32, heads=2, dim_head=16, mlp_dim=32)
+    source = build("student-duo", 7, **small)
+    copied = warm_start(build("student-duo", 4, **small), {"model_config": source.config.to_dict(),
+                                                            "state_dict": source.state_dict()})
+    assert set(source.state_dict()) - set(copied) == {"vit.mlp_head.weight", "vit.mlp_head.bias",
+                                                      "temporal.classifier.weight", "temporal.classifier.bias"}
+
+
 def test_cli_fine_tunes_from_a_pre_trained_model_file_and_says_so(run, corpus, tmp_path):
     """--init-from: the CE-only student starts from another run's student (all but the head, here for two
     of its three classes); the teacher, another network, starts at random; a file that is not a model

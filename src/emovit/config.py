@@ -282,7 +282,8 @@ PRECISIONS = ("auto", "fp32", "bf16")
 RECIPE_MODELS = ("teacher", "student", "plain")  # reproduce's models; the student learns from the teacher
 # networks reproduce's student and plain may be (registry names, emovit.models.MODELS): the paper's student,
 # and variants beyond the paper within its budget (<= 1.5M parameters, <= 0.2 GMACs as run)
-STUDENT_NETWORKS = ("student", "student-learned", "student-conv", "student-stem", "student-level", "student-tim")
+STUDENT_NETWORKS = ("student", "student-learned", "student-conv", "student-stem", "student-level", "student-tim",
+                    "student-duo")
 
 
 @dataclass(frozen=True)
@@ -322,6 +323,10 @@ class Recipe:
         if self.student_network not in STUDENT_NETWORKS:
             raise ValueError(f"student_network must be one of {', '.join(STUDENT_NETWORKS)}, "
                              f"not {self.student_network!r}")
+        if "student" in self.models and self.student_network == "student-duo":
+            raise ValueError("student_network student-duo cannot be the knowledge-transfer student: its pooled feature "
+                             "is the CLS and TIM-Net's side by side, not a match for the teacher's; train it CE only "
+                             "(models without student)")
         if self.normalization not in ("global", "utterance", "speaker"):
             raise ValueError(f"normalization must be global, utterance or speaker, not {self.normalization!r}")
         if not 0.0 <= self.dropout < 1.0:

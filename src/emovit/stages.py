@@ -51,7 +51,10 @@ class StageData:
 
 
 def _head_shape(head: torch.nn.Module) -> tuple[int, int]:
-    """(pooled width, classes) of a head that starts and ends with Linear layers (possibly one)."""
+    """(pooled width, classes) of a head that starts and ends with Linear layers (possibly one), or that says
+    them (`models.emovit.ExpertHeads`)."""
+    if hasattr(head, "in_features"):
+        return head.in_features, head.out_features
     linears = [m for m in head.modules() if isinstance(m, torch.nn.Linear)]
     return linears[0].in_features, linears[-1].out_features
 
@@ -125,7 +128,8 @@ def reversal_scale(weight: float, progress: float) -> float:
 class _Objective(torch.nn.Module):
     """The model and what a stage reads from it, in one forward, so that DDP sees one call a step; with
     `functionals` (a Linear from the pooled feature), also its prediction of the clip's functionals; with
-    `speakers` (speaker_head), the adversary's speaker logits through a gradient reversed by `reversal`."""
+    `speakers` (speaker_head), the adversary's speaker logits through a gradient reversed by `reversal`; with a
+    head of experts (`models.emovit.ExpertHeads`), each expert's own logits."""
 
     def __init__(self, model: torch.nn.Module, kind: str, functionals: torch.nn.Module | None = None,
                  speakers: torch.nn.Module | None = None):
@@ -135,21 +139,26 @@ class _Objective(torch.nn.Module):
 
     def forward(self, x):
         pooled = self.model.pooled(x)
-        logits = None if self.kind == "l1" else self.model.head(pooled)
+        head = self.model.head
+        logits = None if self.kind == "l1" else head(pooled)
+        experts = head.experts(pooled) if logits is not None and hasattr(head, "experts") else None
         predicted = self.functionals(pooled) if self.functionals is not None else None
         speaker_logits = self.speakers(_ReverseGradient.apply(pooled, self.reversal)) \
             if self.speakers is not None else None
-        return pooled, logits, predicted, speaker_logits
+        return pooled, logits, experts, predicted, speaker_logits
 
 
 def _sample_losses(kind: str, pooled, logits, y, target, config: StageConfig, soft_y=None,
-                   target_logits=None) -> torch.Tensor:
+                   target_logits=None, experts=None) -> torch.Tensor:
     """Per-sample loss: CE (label smoothing; soft labels after mixup), L1 (mean over feature dimensions)
-    or CE + alpha * L1, plus, with kd_weight, T^2 * KL(teacher || student) of the logits at temperature T."""
+    or CE + alpha * L1, plus, with kd_weight, T^2 * KL(teacher || student) of the logits at temperature T.
+    With `experts` (their logits), the CE is each expert's own, summed: each learns as if alone."""
     losses = 0.0
     if kind != "l1":
-        losses = soft_cross_entropy(logits.float(), soft_y, config.label_smoothing) if soft_y is not None \
-            else F.cross_entropy(logits.float(), y, reduction="none", label_smoothing=config.label_smoothing)
+        for z in experts if experts is not None else [logits]:
+            losses = losses + (soft_cross_entropy(z.float(), soft_y, config.label_smoothing) if soft_y is not None
+                               else F.cross_entropy(z.float(), y, reduction="none",
+                                                    label_smoothing=config.label_smoothing))
     if kind != "ce":
         losses = losses + (config.alpha if kind == "ce+l1" else 1.0) * (pooled.float() - target).abs().mean(dim=1)
     if config.kd_weight and target_logits is not None:
@@ -403,8 +412,8 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
                 progress_made = (epoch * steps_per_epoch + b) / (config.epochs * steps_per_epoch)
                 adversarial.reversal = reversal_scale(config.speaker_adversarial, progress_made)
             with autocast(device, precision):
-                pooled, logits, predicted, speaker_logits = objective(x)
-                losses = _sample_losses(kind, pooled, logits, y, target, config, soft_y, target_logits)
+                pooled, logits, experts, predicted, speaker_logits = objective(x)
+                losses = _sample_losses(kind, pooled, logits, y, target, config, soft_y, target_logits, experts)
                 if predicted is not None:
                     wanted = extra["functionals"].to(device)
                     losses = losses + config.functionals_weight * (predicted.float() - wanted).square().mean(1)

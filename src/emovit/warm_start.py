@@ -28,8 +28,9 @@ def matches(model: torch.nn.Module, pretrained: dict) -> bool:
 
 def warm_start(model: torch.nn.Module, pretrained: dict) -> list[str]:
     """Copy the file's weights into `model`, all but its head's; returns the names copied."""
-    prefixes = [name for name, m in model.named_modules(remove_duplicate=False) if m is model.head]
-    head = {f"{prefix}.{name}" for prefix in prefixes for name in model.head.state_dict()}
+    # the head's weights by identity: a head of experts reads modules registered elsewhere (ExpertHeads)
+    mine = {id(t) for t in [*model.head.parameters(), *model.head.buffers()]}
+    head = {name for name, t in model.state_dict(keep_vars=True).items() if id(t) in mine}
     weights = {k: v for k, v in pretrained["state_dict"].items() if k not in head}
     own = model.state_dict()
     wrong = [k for k, v in weights.items() if k not in own or own[k].shape != v.shape]

@@ -15,8 +15,8 @@ from torch import nn
 
 from .ast import AST, ast_config, load_deit_weights
 from .config import ModelConfig
-from .emovit import (EmotionViT, student_config, student_level_config, student_stem_config, student_tim_config,
-                     teacher_config)
+from .emovit import (EmotionViT, student_config, student_duo_config, student_level_config, student_stem_config,
+                     student_tim_config, teacher_config)
 from .septr import SepTr, septr_config
 from .timnet import TIMNet, timnet_config
 
@@ -50,6 +50,9 @@ MODELS: dict[str, tuple[str, Callable[[int], ModelConfig]]] = {
     "student-tim": ("Student beside a narrow TIM-Net branch (30 filters) on the same image, its multi-scale temporal "
                     "feature added to the CLS (beyond the paper; +76k parameters)",
                     lambda n: student_tim_config(n)),
+    "student-duo": ("Student and a narrow TIM-Net (33 filters) on the same image as two experts, each with its own "
+                    "classifier and loss, their log-probabilities averaged (beyond the paper; +82k parameters)",
+                    lambda n: student_duo_config(n)),
     "ast": ("AST (Gong et al. 2021): ViT-Base, 16x16 patches, no overlap, from scratch unless a checkpoint is given",
             lambda n: ast_config(n)),
     "ast-overlap": ("AST with its own overlapping 16x16 patches (stride 10)", lambda n: ast_config(n, stride=(10, 10))),
