@@ -183,6 +183,30 @@ def test_cosine_schedule_warms_up_then_falls_to_zero():
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:])) and lrs[-1] < 2e-6
 
 
+def test_temporal_lr_gives_the_timnet_part_timnets_optimiser_on_the_stages_schedule():
+    # temporal_lr: the TIM-Net expert of a student-duo at its own pace (TIM-Net's betas, no weight decay), the
+    # ViT at the stage's; both follow the cosine; a network without such a part is refused
+    from emovit.models import build
+    from emovit.stages import _Objective, make_optimizer
+
+    model = build("student-duo", 3, depth=1, dim=32, heads=2, dim_head=16, mlp_dim=32)
+    config = StageConfig(epochs=4, optimizer="adamw", lr=3e-4, weight_decay=0.05, schedule="cosine", temporal_lr=1e-3)
+    optimizer, scheduler = make_optimizer(_Objective(model, "ce"), config, steps_per_epoch=5)
+    vit, temporal = optimizer.param_groups
+    assert {id(p) for p in temporal["params"]} == {id(p) for p in model.temporal.parameters()}
+    assert len(vit["params"]) + len(temporal["params"]) == len(list(model.parameters()))
+    assert (vit["betas"], vit["weight_decay"], temporal["betas"], temporal["weight_decay"]) == \
+        ((0.9, 0.999), 0.05, (0.93, 0.98), 0.0)
+    for _ in range(10):
+        optimizer.step()
+        scheduler.step()
+    assert temporal["lr"] / vit["lr"] == pytest.approx(1e-3 / 3e-4) and vit["lr"] < 3e-4
+    with pytest.raises(ValueError, match="no TIM-Net branch or expert"):
+        make_optimizer(_small("student"), config)
+    with pytest.raises(ValueError, match="temporal_lr must be at least 0"):
+        StageConfig(temporal_lr=-1.0)
+
+
 def test_the_new_recipe_options_train_and_lower_the_loss(tmp_path):
     """AdamW, warm-up + cosine, label smoothing, SpecAugment masks, crops, mixup and an average of the
     weights, in one short run: it learns (validation CE falls) and keeps the averaged weights."""

@@ -207,6 +207,10 @@ class StageConfig:
     kd_weight: float = 0.0  # student's stage 3: + kd_weight * T^2 * KL(teacher || student) of logits at T
     kd_temperature: float = 4.0
     ema_decay: float = 0.0  # > 0: an exponential moving average of the weights is validated and kept
+    # > 0: a network's TIM-Net branch or expert (student-tim, student-duo) trains at this learning rate with TIM-Net's
+    # published optimiser settings (betas 0.93/0.98, no weight decay; recipes/timnet.toml), on the stage's
+    # schedule, while the rest keeps the stage's: the two parts each at the pace its own recipe found
+    temporal_lr: float = 0.0
     # > 0: + this weight x the mean squared error of a linear map of the pooled feature to the clip's openSMILE
     # ComParE functionals (standardised, PCA to functionals_dims on the training part): the classical features
     # taught to the network during training; the map is dropped afterwards, so inference is unchanged
@@ -263,6 +267,8 @@ class StageConfig:
             raise ValueError("mixup_prob > 0 needs mixup_alpha > 0 (the Beta distribution's parameter)")
         if self.functionals_weight < 0 or self.functionals_dims < 1:
             raise ValueError("functionals_weight must be at least 0 and functionals_dims at least 1")
+        if self.temporal_lr < 0:
+            raise ValueError(f"temporal_lr must be at least 0 (0: the stage's lr), not {self.temporal_lr}")
         if self.classical_kd_weight < 0:
             raise ValueError(f"classical_kd_weight must be at least 0, not {self.classical_kd_weight}")
         if self.speaker_adversarial < 0:

@@ -31,6 +31,7 @@ from .precision import autocast
 from .progress import Progress, report
 
 STAGE_LOSSES = {"teacher": "ce", "match": "l1", "student": "ce+l1", "plain": "ce"}
+TIMNET_BETAS = (0.93, 0.98)  # TIM-Net's published Adam betas (recipes/timnet.toml), for temporal_lr
 
 
 @dataclass
@@ -200,7 +201,17 @@ def make_optimizer(model: torch.nn.Module, config: StageConfig, steps_per_epoch:
     parameters = list(model.parameters())
     # one fused kernel for the whole update (measured +6% a student step on a CPU; the same update to 1e-7)
     fused = all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in parameters)
-    optimizer = kind(parameters, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay, fused=fused)
+    groups: list = parameters
+    if config.temporal_lr:
+        temporal = {id(p) for m in model.modules() if getattr(m, "temporal", None) is not None
+                    for p in m.temporal.parameters()}
+        if not temporal:
+            raise ValueError("temporal_lr is set but the network has no TIM-Net branch or expert "
+                             "(student-tim, student-duo)")
+        groups = [{"params": [p for p in parameters if id(p) not in temporal]},
+                  {"params": [p for p in parameters if id(p) in temporal], "lr": config.temporal_lr,
+                   "betas": TIMNET_BETAS, "weight_decay": 0.0}]
+    optimizer = kind(groups, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay, fused=fused)
     if config.schedule == "constant":
         return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
     if config.schedule == "cosine":
