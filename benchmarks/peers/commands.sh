@@ -27,6 +27,9 @@
 #           recipe emovit-2: paired with the emovit-pick group's student and the timnet-mel group's TIM-Net
 #   duo-lr  the same with its TIM-Net expert at TIM-Net's published optimiser settings (lr 1e-3, betas 0.93/0.98, no
 #           weight decay; benchmarks/peers/recipes/duo.toml), the student's expert at emovit-2's
+#   timnet-recipe  the paper's student network, CE only, with TIM-Net's published recipe (lr 1e-3, batch 64, label
+#           smoothing 0.1, 500 epochs, original clips, last epoch; benchmarks/peers/recipes/timnet-recipe.toml):
+#           beside paper-timnet-mel (TIM-Net's network with the students' recipe), the other half of the swap
 #   stem    the student-stem network (a tiny conv stem, beyond the paper) with emovit's recipe, CE only:
 #           paired with the emovit group's student on the same folds and seeds
 #   paper-conv  the student-conv network (a depthwise conv over 7 frames' tokens added to them, beyond the
@@ -48,7 +51,7 @@
 # Two processes (NPROC=1 for one, where the other core trains something else), one fold each at a time
 # (torchrun --distribute folds), one thread each. Resumable:
 # run it again and finished folds are not trained again. From the repository root, ../shared beside it:
-#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit emovit-pick paper paper-plain paper-plain-full paper-timnet-kd paper-kd timnet-raw timnet-mel paper-timnet-mel tim duo duo-lr stem paper-conv paper-level paper-level-warm warm paper-warm svm paper-speaker)
+#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit emovit-pick paper paper-plain paper-plain-full paper-timnet-kd paper-kd timnet-raw timnet-mel paper-timnet-mel tim duo duo-lr timnet-recipe stem paper-conv paper-level paper-level-warm warm paper-warm svm paper-speaker)
 # A fourth word, `continue`, first copies the finished folds (results, per-clip predictions) of the run kept in benchmarks/peers/ (by
 # scripts/keep_run.sh) into runs/peers/, so a run cut short in one session goes on in another from them.
 set -euo pipefail
@@ -72,6 +75,7 @@ case $group in
   tim) models=student-tim recipe=emovit-2 ;;
   duo) models=student-duo recipe=emovit-2 ;;
   duo-lr) models=student-duo recipe=benchmarks/peers/recipes/duo.toml ;;
+  timnet-recipe) models=plain recipe=benchmarks/peers/recipes/timnet-recipe.toml ;;
   stem) models=student-stem recipe=emovit ;;
   paper-conv) models=student-conv recipe=paper-e20 ;;
   paper-level) models=student-level recipe=paper-e20 ;;
@@ -80,7 +84,7 @@ case $group in
   paper-warm) models=plain recipe=paper-e20 ;;
   svm) models=opensmile recipe=emovit ;;
   paper-speaker) models=plain,opensmile recipe=benchmarks/peers/recipes/paper-e20-speaker.toml ;;
-  *) echo "unknown group $group: emovit, emovit-pick, paper, paper-plain, paper-plain-full, paper-timnet-kd, paper-kd, timnet-raw, timnet-mel, paper-timnet-mel, tim, duo, duo-lr, stem, paper-conv, paper-level, paper-level-warm, warm, paper-warm, svm or paper-speaker" >&2; exit 2 ;;
+  *) echo "unknown group $group: emovit, emovit-pick, paper, paper-plain, paper-plain-full, paper-timnet-kd, paper-kd, timnet-raw, timnet-mel, paper-timnet-mel, tim, duo, duo-lr, timnet-recipe, stem, paper-conv, paper-level, paper-level-warm, warm, paper-warm, svm or paper-speaker" >&2; exit 2 ;;
 esac
 out=runs/peers/$corpus-$protocol-$group kept=benchmarks/peers/$corpus-$protocol-$group
 if [ "$mode" = continue ]; then
