@@ -31,7 +31,8 @@ def fold_scores(fold: Path, model: str) -> list[tuple[float, float]]:
         test = [r for r in csv.DictReader(f) if r["part"] == "test" and r["view"] == "0"]
     clips = [recognizer.clip(decode(r["path"], recognizer.sample_rate).wave) for r in test]
     truth = np.array([recognizer.labels.index(r["label"]) for r in test])
-    pooled = torch.from_numpy(np.concatenate([recognizer.embeddings(clips[i:i + 32]) for i in range(0, len(clips), 32)]))
+    pooled = torch.from_numpy(np.concatenate([recognizer.embeddings(clips[i:i + 32])
+                                              for i in range(0, len(clips), 32)]))
     with torch.no_grad():
         experts = network.head.experts(pooled)
         answers = [z.argmax(1).numpy() for z in (*experts, network.head(pooled))]

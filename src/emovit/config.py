@@ -330,9 +330,9 @@ class Recipe:
             raise ValueError(f"student_network must be one of {', '.join(STUDENT_NETWORKS)}, "
                              f"not {self.student_network!r}")
         if "student" in self.models and self.student_network == "student-duo":
-            raise ValueError("student_network student-duo cannot be the knowledge-transfer student: its pooled feature "
-                             "is the CLS and TIM-Net's side by side, not a match for the teacher's; train it CE only "
-                             "(models without student)")
+            raise ValueError("student_network student-duo cannot be the knowledge-transfer student: its pooled "
+                             "feature is the CLS and TIM-Net's side by side, not a match for the teacher's; train "
+                             "it CE only (models without student)")
         if self.normalization not in ("global", "utterance", "speaker"):
             raise ValueError(f"normalization must be global, utterance or speaker, not {self.normalization!r}")
         if not 0.0 <= self.dropout < 1.0:

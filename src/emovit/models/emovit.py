@@ -63,8 +63,9 @@ class ExpertHeads(nn.Module):
     """The heads of experts that each read their own slice of the pooled feature. Each expert's logits are
     trained on their own loss (`emovit.stages` asks for `experts(pooled)`), as if it were trained alone; the
     answer is the mean of their log-probabilities (logits whose softmax is the normalised geometric mean of
-    the experts' posteriors), so neither needs the other's scale. The heads stay their networks' own modules: this one only reads them
-    and is not registered as a module of the network (its weights would otherwise be saved twice)."""
+    the experts' posteriors), so neither needs the other's scale. The heads stay their networks' own modules:
+    this one only reads them and is not registered as a module of the network (its weights would otherwise be
+    saved twice)."""
 
     def __init__(self, heads: list[nn.Module], widths: list[int]):
         super().__init__()
@@ -198,7 +199,10 @@ def student_duo_config(num_classes: int, filters: int = DUO_FILTERS, **overrides
     classifier and loss, the answer the mean of their log-probabilities. Where `student-tim` let one loss
     train both and the trained student all but ignored the branch, here neither can lean on the other:
     on EmoDB kfold the student (0.821) and TIM-Net on the image (0.876) are wrong on different clips (either
-    is right on 0.938). 33 filters keep it within the issue's budget (see tests/test_models.py)."""
+    is right on 0.938). 33 filters keep it within the issue's budget (see tests/test_models.py). Measured on
+    EmoDB kfold folds 1-2 it is below the student alone, with the TIM-Net expert at its own optimiser too
+    (`temporal_lr`): that expert does not learn under the students' regime what it learns under TIM-Net's
+    (BENCHMARKS.md); kept to reproduce those rows."""
     return student_config(num_classes, extra={"temporal_filters": filters, "temporal_expert": True}, **overrides)
 
 
