@@ -18,7 +18,7 @@ keep() {  # keep DIR_IN_RUN DIR_IN_DEST FILES...: the named files, and each stag
   done
   return 0
 }
-keep "$src" "$dest" results.json results.md predictions.csv config.json leakage.json robustness.json robustness.md \
+keep "$src" "$dest" results.json results.md predictions.csv config.json leakage.json robustness.json robustness.md experts.txt \
   $(cd "$src" && ls confusion-*.png 2>/dev/null)
 for fold in "$src"/folds/*/; do  # a fold: what the pooled tables and a continued run read
   [ -f "$fold/results.json" ] && keep "$fold" "$dest/folds/$(basename "$fold")" results.json predictions.csv leakage.json robustness.json

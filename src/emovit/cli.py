@@ -639,6 +639,25 @@ def export(
 
 
 @app.command()
+def join(
+    student: Path = typer.Argument(..., help="A plain student's model file (RUN/models/plain.pt)."),
+    temporal: Path = typer.Argument(..., help="TIM-Net on the log-Mel image, trained on the same training part "
+                                    "(RUN/models/timnet-mel-duo.pt)."),
+    out: Path = typer.Option(..., "--out", "-o", help="The student-duo model file to write."),
+):
+    """Join a student and a TIM-Net trained apart on one training part into one student-duo model file (two
+    experts, their log-probabilities averaged): each keeps its own recipe; nothing is trained."""
+    from .inference import ModelFileError
+    from .join import join as join_files
+
+    try:
+        join_files(student, temporal, out)
+    except ModelFileError as e:
+        _fail(str(e))
+    typer.echo(f"wrote {out}")
+
+
+@app.command()
 def serve(
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="A run directory, a model .pt file or an "
                                          ".onnx file; default: the model shipped with emovit."),

@@ -15,8 +15,8 @@ from torch import nn
 
 from .ast import AST, ast_config, load_deit_weights
 from .config import ModelConfig
-from .emovit import (EmotionViT, student_config, student_duo_config, student_level_config, student_stem_config,
-                     student_tim_config, teacher_config)
+from .emovit import (DUO_FILTERS, EmotionViT, student_config, student_duo_config, student_level_config,
+                     student_stem_config, student_tim_config, teacher_config)
 from .septr import SepTr, septr_config
 from .timnet import TIMNet, timnet_config
 
@@ -65,6 +65,9 @@ MODELS: dict[str, tuple[str, Callable[[int], ModelConfig]]] = {
                    "convolutions, where TIM-Net has 39 MFCCs (beyond TIM-Net: is the student's gap to it the input "
                    "or the network?)",
                    lambda n: timnet_config(n, n_mfcc=IMAGE[0], image_size=IMAGE)),
+    "timnet-mel-duo": ("TIM-Net's network on the log-Mel image, 33 filters (student-duo's TIM-Net expert): trained "
+                       "alone, to be joined to a plain student as one student-duo file by `emovit join`",
+                       lambda n: timnet_config(n, n_mfcc=IMAGE[0], image_size=IMAGE, filters=DUO_FILTERS)),
 }
 FRONT_ENDS = {"timnet": "mfcc"}  # the others read the log-Mel image
 
