@@ -202,7 +202,8 @@ def student_duo_config(num_classes: int, filters: int = DUO_FILTERS, **overrides
     is right on 0.938). 33 filters keep it within the issue's budget (see tests/test_models.py). Measured on
     EmoDB kfold folds 1-2 it is below the student alone, with the TIM-Net expert at its own optimiser too
     (`temporal_lr`): that expert does not learn under the students' regime what it learns under TIM-Net's
-    (BENCHMARKS.md); kept to reproduce those rows."""
+    (BENCHMARKS.md). Trained apart, each with its own recipe, and joined (`emovit.join`), the pair is above
+    both on those folds (BENCHMARKS.md, "trained apart, then joined")."""
     return student_config(num_classes, extra={"temporal_filters": filters, "temporal_expert": True}, **overrides)
 
 
