@@ -7,7 +7,9 @@ validation part chose.
 
 With `--join STUDENT,TEMPORAL` each fold's duo is first made from two models the run trained apart
 (`emovit join models/STUDENT.pt models/TEMPORAL.pt`, written to `models/<model>.pt`): the `joined` group of
-benchmarks/peers/commands.sh. The table is printed and, with `--out`, written there too.
+benchmarks/peers/commands.sh. Each fold's scores go to `folds/N/experts.json` (kept by scripts/keep_run.sh and
+copied back by `commands.sh ... continue`, so a run resumed in another session, whose earlier folds have no model
+files, still tables every fold); the table of all folds that have one is printed and, with `--out`, written there.
 
     python scripts/expert_accuracy.py runs/peers/emodb-kfold-duo
     python scripts/expert_accuracy.py runs/peers/emodb-kfold-joined --join plain,timnet-mel-duo --model joined
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import statistics
 from pathlib import Path
 
@@ -23,7 +26,7 @@ import numpy as np
 import torch
 
 from emovit.audio import decode
-from emovit.checkpoint import save_text
+from emovit.checkpoint import save_json, save_text
 from emovit.inference import Recognizer
 from emovit.join import join
 from emovit.metrics import classification_report
@@ -32,21 +35,25 @@ NAMES = ("student's expert", "TIM-Net's expert", "together")
 PARTS = ("test", "val")
 
 
-def fold_scores(fold: Path, model: str, part: str) -> list[tuple[float, float]]:
-    """(WA, UA) of each expert and of the network on the fold's clips of `part`."""
+def fold_scores(fold: Path, model: str) -> dict[str, list[tuple[float, float]]]:
+    """Per part (test, validation): (WA, UA) of each expert and of the network on the fold's clips of it."""
     recognizer = Recognizer.load(fold / "models" / f"{model}.pt", precision="fp32")
     network = recognizer.model
     with (fold / "split.csv").open() as f:
-        rows = [r for r in csv.DictReader(f) if r["part"] == part and r["view"] == "0"]
-    clips = [recognizer.clip(decode(r["path"], recognizer.sample_rate).wave) for r in rows]
-    truth = np.array([recognizer.labels.index(r["label"]) for r in rows])
-    pooled = torch.from_numpy(np.concatenate([recognizer.embeddings(clips[i:i + 32])
-                                              for i in range(0, len(clips), 32)]))
-    with torch.no_grad():
-        experts = network.head.experts(pooled)
-        answers = [z.argmax(1).numpy() for z in (*experts, network.head(pooled))]
-    reports = [classification_report(truth, a, recognizer.labels) for a in answers]
-    return [(r["wa"], r["ua"]) for r in reports]
+        split = [r for r in csv.DictReader(f) if r["view"] == "0"]
+    scores = {}
+    for part in PARTS:
+        rows = [r for r in split if r["part"] == part]
+        clips = [recognizer.clip(decode(r["path"], recognizer.sample_rate).wave) for r in rows]
+        truth = np.array([recognizer.labels.index(r["label"]) for r in rows])
+        pooled = torch.from_numpy(np.concatenate([recognizer.embeddings(clips[i:i + 32])
+                                                  for i in range(0, len(clips), 32)]))
+        with torch.no_grad():
+            experts = network.head.experts(pooled)
+            answers = [z.argmax(1).numpy() for z in (*experts, network.head(pooled))]
+        reports = [classification_report(truth, a, recognizer.labels) for a in answers]
+        scores[part] = [(r["wa"], r["ua"]) for r in reports]
+    return scores
 
 
 def table(rows: dict[str, list[list[tuple[float, float]]]], folds: list[str]) -> str:
@@ -78,10 +85,14 @@ def main() -> None:
             parts = [fold / "models" / f"{name}.pt" for name in (student, temporal)]
             if all(p.is_file() for p in parts):
                 join(*parts, fold / "models" / f"{args.model}.pt")
-    folds = [f for f in fold_dirs if (f / "models" / f"{args.model}.pt").is_file()]
+    for fold in fold_dirs:
+        if (fold / "models" / f"{args.model}.pt").is_file():
+            save_json(fold_scores(fold, args.model), fold / "experts.json")
+    folds = [f for f in fold_dirs if (f / "experts.json").is_file()]
     if not folds:
-        raise SystemExit(f"{args.run}: no fold has models/{args.model}.pt")
-    rows = {part: [fold_scores(fold, args.model, part) for fold in folds] for part in PARTS}
+        raise SystemExit(f"{args.run}: no fold has models/{args.model}.pt or experts.json")
+    scores = [json.loads((fold / "experts.json").read_text()) for fold in folds]
+    rows = {part: [s[part] for s in scores] for part in PARTS}
     text = table(rows, [f.name for f in folds])
     print(text, end="")
     if args.out:

@@ -138,6 +138,24 @@ def test_the_timnet_mel_recipe_trains_it_as_timnet_is_trained():
     assert recipe.stage_for("timnet-mel").epochs == 500 and recipe.stage_for("timnet-mel").select == "last"
 
 
+def test_the_joined_recipe_trains_each_expert_as_it_is_trained_alone():
+    """benchmarks/peers/recipes/joined.toml repeats TIM-Net's published settings for `timnet-mel-duo` and leaves
+    the student recipe emovit-2's: each expert of a joined duo keeps its own recipe."""
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from emovit.config import load_recipe
+
+    recipe = load_recipe(Path(__file__).parents[1] / "benchmarks/peers/recipes/joined.toml")
+    timnet = load_recipe(Path(__file__).parents[1] / "benchmarks/peers/recipes/timnet-mel.toml").stage_for("timnet-mel")
+    joined = recipe.stage_for("timnet-mel-duo")
+    assert joined.freq_masks == joined.time_masks == timnet.freq_masks == timnet.time_masks == 0
+    inert = {"freq_width", "time_width"}  # mask widths, with no masks (emovit-2's base has them at 0)
+    assert ({k: v for k, v in asdict(joined).items() if k not in inert}
+            == {k: v for k, v in asdict(timnet).items() if k not in inert})
+    assert recipe.stage_for("plain") == load_recipe("emovit-2").stage_for("plain")
+
+
 def test_the_student_network_is_a_recipe_setting_checked_by_name():
     from emovit.config import STUDENT_NETWORKS, load_recipe
     from emovit.models import MODELS

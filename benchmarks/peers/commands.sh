@@ -56,7 +56,7 @@
 # (torchrun --distribute folds), one thread each. Resumable:
 # run it again and finished folds are not trained again. From the repository root, ../shared beside it:
 #   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit emovit-pick paper paper-plain paper-plain-full paper-timnet-kd paper-kd timnet-raw timnet-mel paper-timnet-mel tim duo duo-lr timnet-recipe joined stem paper-conv paper-level paper-level-warm warm paper-warm svm paper-speaker)
-# A fourth word, `continue`, first copies the finished folds (results, per-clip predictions) of the run kept in benchmarks/peers/ (by
+# A fourth word, `continue`, first copies the finished folds (results, per-clip predictions, expert scores) of the run kept in benchmarks/peers/ (by
 # scripts/keep_run.sh) into runs/peers/, so a run cut short in one session goes on in another from them.
 set -euo pipefail
 corpus=$1 protocol=$2 group=$3 mode=${4:-}
@@ -101,7 +101,9 @@ if [ "$mode" = continue ]; then
     if [ ! -f "$fold/results.json" ]; then
       mkdir -p "$fold"
       cp "$done" "$fold/"
-      if [ -f "$(dirname "$done")/predictions.csv" ]; then cp "$(dirname "$done")/predictions.csv" "$fold/"; fi
+      for f in predictions.csv experts.json; do  # per-clip answers; a joined fold's expert scores
+        if [ -f "$(dirname "$done")/$f" ]; then cp "$(dirname "$done")/$f" "$fold/"; fi
+      done
     fi
   done
 elif [ -n "$mode" ]; then
