@@ -7,9 +7,11 @@ validation part chose.
 
 With `--join STUDENT,TEMPORAL` each fold's duo is first made from two models the run trained apart
 (`emovit join models/STUDENT.pt models/TEMPORAL.pt`, written to `models/<model>.pt`): the `joined` group of
-benchmarks/peers/commands.sh. Each fold's scores go to `folds/N/experts.json` (kept by scripts/keep_run.sh and
-copied back by `commands.sh ... continue`, so a run resumed in another session, whose earlier folds have no model
-files, still tables every fold); the table of all folds that have one is printed and, with `--out`, written there.
+benchmarks/peers/commands.sh. Each fold's scores (WA, UA, macro-F1, confusion) go to `folds/N/experts.json` (kept
+by scripts/keep_run.sh and copied back by `commands.sh ... continue`, so a run resumed in another session, whose
+earlier folds have no model files, still tables every fold). Over all folds that have one, each expert's mean and
+(population) std and its pooled scores, as `emovit compare` summarises a model, go to `RUN/experts.json`
+(scripts/peer_tables.py makes a row of the pair from it); their table is printed and, with `--out`, written there.
 
     python scripts/expert_accuracy.py runs/peers/emodb-kfold-duo
     python scripts/expert_accuracy.py runs/peers/emodb-kfold-joined --join plain,timnet-mel-duo --model joined
@@ -19,7 +21,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import statistics
 from pathlib import Path
 
 import numpy as np
@@ -29,14 +30,14 @@ from emovit.audio import decode
 from emovit.checkpoint import save_json, save_text
 from emovit.inference import Recognizer
 from emovit.join import join
-from emovit.metrics import classification_report
+from emovit.metrics import classification_report, summarize_folds
 
 NAMES = ("student's expert", "TIM-Net's expert", "together")
 PARTS = ("test", "val")
 
 
-def fold_scores(fold: Path, model: str) -> dict[str, list[tuple[float, float]]]:
-    """Per part (test, validation): (WA, UA) of each expert and of the network on the fold's clips of it."""
+def fold_scores(fold: Path, model: str) -> dict[str, dict[str, dict]]:
+    """Per part (test, validation) and expert (and the network): its report on the fold's clips of that part."""
     recognizer = Recognizer.load(fold / "models" / f"{model}.pt", precision="fp32")
     network = recognizer.model
     with (fold / "split.csv").open() as f:
@@ -52,22 +53,29 @@ def fold_scores(fold: Path, model: str) -> dict[str, list[tuple[float, float]]]:
             experts = network.head.experts(pooled)
             answers = [z.argmax(1).numpy() for z in (*experts, network.head(pooled))]
         reports = [classification_report(truth, a, recognizer.labels) for a in answers]
-        scores[part] = [(r["wa"], r["ua"]) for r in reports]
+        scores[part] = {name: {k: r[k] for k in ("wa", "ua", "macro_f1", "confusion")} for name, r in zip(NAMES, reports)}
     return scores
 
 
-def table(rows: dict[str, list[list[tuple[float, float]]]], folds: list[str]) -> str:
-    """Per fold and part, then each expert's mean ± std over the folds."""
+def summary(scores: list[dict], folds: list[str]) -> dict:
+    """Per part and expert, `emovit compare`'s summary of a model over the folds (mean, population std, pooled)."""
+    return {"folds": folds, **{part: {name: summarize_folds([s[part][name] for s in scores]) for name in NAMES}
+                               for part in PARTS}}
+
+
+def table(summed: dict) -> str:
+    """Per fold and part, then each expert's mean ± std over the folds and its pooled scores."""
     lines = ["fold  part  " + "  ".join(f"{n:>22}" for n in NAMES) + "   (WA / UA)"]
-    for i, fold in enumerate(folds):
+    for i, fold in enumerate(summed["folds"]):
         for part in PARTS:
-            lines.append(f"{fold:>4}  {part:>4}  " + "  ".join(f"{wa:10.3f} / {ua:9.3f}" for wa, ua in rows[part][i]))
+            lines.append(f"{fold:>4}  {part:>4}  " + "  ".join(
+                f"{summed[part][n]['wa']['folds'][i]:10.3f} / {summed[part][n]['ua']['folds'][i]:9.3f}" for n in NAMES))
     for part in PARTS:
-        for j, name in enumerate(NAMES):
-            was, uas = [r[j][0] for r in rows[part]], [r[j][1] for r in rows[part]]
-            spread = (statistics.stdev(was), statistics.stdev(uas)) if len(was) > 1 else (0.0, 0.0)
-            lines.append(f"{part} {name}: WA {statistics.mean(was):.3f} ± {spread[0]:.3f}, UA "
-                         f"{statistics.mean(uas):.3f} ± {spread[1]:.3f} over {len(was)} folds")
+        for name in NAMES:
+            s = summed[part][name]
+            lines.append(f"{part} {name}: WA {s['wa']['mean']:.3f} ± {s['wa']['std']:.3f}, UA {s['ua']['mean']:.3f} ± "
+                         f"{s['ua']['std']:.3f} over {s['n_folds']} folds (population std); pooled WA "
+                         f"{s['pooled']['wa']:.3f}, UA {s['pooled']['ua']:.3f}")
     return "\n".join(lines) + "\n"
 
 
@@ -91,9 +99,9 @@ def main() -> None:
     folds = [f for f in fold_dirs if (f / "experts.json").is_file()]
     if not folds:
         raise SystemExit(f"{args.run}: no fold has models/{args.model}.pt or experts.json")
-    scores = [json.loads((fold / "experts.json").read_text()) for fold in folds]
-    rows = {part: [s[part] for s in scores] for part in PARTS}
-    text = table(rows, [f.name for f in folds])
+    summed = summary([json.loads((fold / "experts.json").read_text()) for fold in folds], [f.name for f in folds])
+    save_json(summed, args.run / "experts.json")
+    text = table(summed)
     print(text, end="")
     if args.out:
         save_text(text, args.out)

@@ -1,7 +1,8 @@
 """BENCHMARKS.md's tables against the published state of the art, from the runs of
 benchmarks/peers/commands.sh: per corpus and protocol, every measured row (mean +- std over the
 folds and pooled), with the published figures beside them and each network's size and CPU time
-from `emovit profile --time` (a JSON file of it: --profile).
+from `emovit profile --time` (a JSON file of it: --profile). A joined pair (two models a run trained apart, joined
+into one network per fold) is a row from the run's experts.json (scripts/expert_accuracy.py) once it covers every fold.
 
     python scripts/peer_tables.py --runs runs/peers --profile benchmarks/peers/profile.json > tables.md
 """
@@ -26,6 +27,9 @@ ROWS = [
                              "to the CLS (recipe `emovit-2`, CE only)", "student-tim"),
     (("duo", "student-duo"), "student-duo: the student and a 33-filter TIM-Net on the same image as two experts, each "
                              "with its own classifier and loss, their log-probabilities averaged (recipe `emovit-2`)",
+     "student-duo"),
+    (("joined", "together"), "joined: the student (recipe `emovit-2`, CE only) and a 33-filter TIM-Net on the same "
+                             "image (its published recipe), trained apart, joined as student-duo's two experts",
      "student-duo"),
     (("stem", "student-stem"), "student-stem: the student behind a tiny conv stem (recipe `emovit`, CE only)",
      "student-stem"),
@@ -85,6 +89,20 @@ def _same_scores(model: dict, other: dict) -> bool:
     return all(model[k] == other[k] for k in ("wa", "ua", "pooled"))
 
 
+def joined(run: Path, results: dict) -> dict | None:
+    """The pair of a joined run (the "together" expert of its experts.json) as a model of its results, with the
+    epochs of the two models it joins and its validation score; None until it covers every fold of the run."""
+    path = run / "experts.json"
+    if not path.exists():
+        return None
+    experts = json.loads(path.read_text())
+    if len(experts["folds"]) != len(results.get("folds", [])):
+        return None
+    epochs = {f"{name}.{stage}": n for name, model in results["models"].items()
+              for stage, n in model.get("epochs", {}).items()}
+    return {**experts["test"]["together"], "epochs": epochs, "val_ua": experts["val"]["together"]["ua"]}
+
+
 def validation(run: Path, name: str) -> tuple[float, float] | None:
     """Mean and std over the folds of `name`'s validation UA at the epoch each fold kept: the score a row
     may be chosen by (the test folds may not). Reads each fold's history, as a run writes it
@@ -106,6 +124,9 @@ def table(runs: Path, corpus: str, protocol: str, profile: dict) -> str | None:
         path = runs / f"{corpus}-{protocol}-{group}" / "results.json"
         if path.exists():
             results[group] = json.loads(path.read_text())
+            pair = joined(path.parent, results[group])
+            if pair:
+                results[group]["models"]["together"] = pair
     config = runs / f"{corpus}-{protocol}-emovit" / "config.json"
     if config.exists():
         raw_mfccs = "raw" in json.loads(config.read_text()).get("descriptions", {}).get("timnet", "")
@@ -132,8 +153,10 @@ def table(runs: Path, corpus: str, protocol: str, profile: dict) -> str | None:
         lines[-1] += f" {ua / 100:.3f} | — | — | — | — | — |"
     chosen_by = []
     for (group, name), title, _ in ROWS:
-        if name in results.get(group, {}).get("models", {}) and name != "opensmile":
-            score = validation(runs / f"{corpus}-{protocol}-{group}", name)
+        model = results.get(group, {}).get("models", {}).get(name)
+        if model is not None and name != "opensmile":
+            score = (model["val_ua"]["mean"], model["val_ua"]["std"]) if "val_ua" in model else \
+                validation(runs / f"{corpus}-{protocol}-{group}", name)
             if score:
                 chosen_by.append(f"{group} {name} {score[0]:.3f} ± {score[1]:.3f}")
     if chosen_by:

@@ -132,3 +132,24 @@ def test_a_groups_ce_only_pair_that_scored_as_the_paper_plain_group_is_one_row(t
     _run(tmp_path, "differing", {"student": 0.80, "teacher": 0.79, "plain": 0.81})  # a differing pair is not hidden
     (tmp_path / "emodb-kfold-paper" / "results.json").write_bytes((tmp_path / "differing" / "results.json").read_bytes())
     assert [r.split(" | ")[1] for r in rows()] == ["0.820 ± 0.010", "0.800 ± 0.010", "0.810 ± 0.010", "0.790 ± 0.010"]
+
+
+def _experts(run, folds, together_wa, val_ua=0.9):
+    """A joined run's experts.json as scripts/expert_accuracy.py writes it (only what a row reads)."""
+    score = lambda v: {"mean": v, "std": 0.02}
+    (run / "experts.json").write_text(json.dumps({"folds": [str(i + 1) for i in range(folds)],
+        "test": {"together": {"wa": score(together_wa), "ua": score(together_wa - 0.01), "n_folds": folds,
+                              "pooled": {"wa": together_wa, "ua": together_wa - 0.02}}},
+        "val": {"together": {"ua": score(val_ua)}}}))
+
+
+def test_a_joined_pair_is_a_row_from_its_experts_once_they_cover_every_fold(tmp_path):
+    _run(tmp_path, "emodb-kfold-joined", {"plain": 0.82, "timnet-mel-duo": 0.88})
+    run = tmp_path / "emodb-kfold-joined"
+    _experts(run, 8, 0.90)  # scored on 8 of the run's 10 folds: no row yet
+    assert "joined:" not in peer_tables.table(tmp_path, "emodb", "kfold", {})
+    _experts(run, 10, 0.905, val_ua=0.886)
+    text = peer_tables.table(tmp_path, "emodb", "kfold", {"student-duo": {"params_m": 1.52}})
+    (row,) = [line for line in text.splitlines() if line.startswith("| joined:")]
+    assert "| 0.905 ± 0.020 | 0.895 ± 0.020 | 0.905 / 0.885 | 100+100 | 1.520 |" in row
+    assert "joined together 0.886 ± 0.020" in text
