@@ -14,6 +14,7 @@ def _touch(path: Path, text: str = "{}") -> None:
 def test_keeps_results_histories_and_finished_folds_only(tmp_path):
     run, kept = tmp_path / "run", tmp_path / "kept"
     for name in ("results.json", "results.md", "predictions.csv", "config.json", "confusion-plain.png", "manifest.csv",
+                 "robustness-joined.json", "robustness-joined.md",
                  "models/plain.pt", "folds/1/results.json", "folds/1/predictions.csv", "folds/1/leakage.json",
                  "folds/1/plain/history.json",
                  "folds/1/plain/final.pt", "folds/1/timnet/history.json", "folds/1/confusion-plain.png",
@@ -24,7 +25,7 @@ def test_keeps_results_histories_and_finished_folds_only(tmp_path):
     assert sorted(str(p.relative_to(kept)) for p in kept.rglob("*") if p.is_file()) == [
         "config.json", "confusion-plain.png", "folds/1/history-plain.json", "folds/1/history-timnet.json",
         "folds/1/leakage.json", "folds/1/predictions.csv", "folds/1/results.json", "predictions.csv", "results.json",
-        "results.md"]
+        "results.md", "robustness-joined.json", "robustness-joined.md"]
 
 
 def test_a_missing_run_is_refused(tmp_path):

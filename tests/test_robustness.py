@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import random
 
 import numpy as np
@@ -293,3 +294,16 @@ def test_a_per_speaker_model_is_calibrated_on_each_speaker_in_each_condition(tmp
         assert result["conditions"][condition]["answers"] == {
             label: pytest.approx(said.count(label) / len(said)) for label in rec.labels}
     assert result["joined"]["recordings"] == 2  # one speaker's clips each (15 s of tones a speaker)
+
+
+def test_each_model_of_a_run_can_keep_its_own_robustness_summary(tmp_path, corpus):
+    from emovit.evaluate import evaluate_run
+
+    items, reference = corpus
+    run = _per_speaker_run(tmp_path / "run", items[:9], reference)
+    with pytest.raises(ValueError, match="robustness-plain.txt: .*NAME.json"):
+        evaluate_run(run, "plain", precision="fp32", out=run / "robustness-plain.txt")
+    summary = evaluate_run(run, "plain", precision="fp32", out=run / "robustness-plain.json")
+    assert json.loads((run / "robustness-plain.json").read_text())["mean"] == summary["mean"]
+    assert "calibrated per speaker" in (run / "robustness-plain.md").read_text()
+    assert not (run / "robustness.json").exists()

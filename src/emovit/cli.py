@@ -500,20 +500,24 @@ def evaluate(
     hop: Optional[float] = typer.Option(None, help="Seconds between timeline windows (default: half the window)."),
     seed: int = typer.Option(0, help="Seed of the noise, and of the order in which clips are joined."),
     precision: Precision = None,
+    out: Optional[Path] = typer.Option(None, "--out", help="Summary to write, NAME.json with NAME.md beside it "
+                                       "(default: RUN/robustness.json), e.g. one per model of a run."),
 ):
     """Robustness of a trained run's model on its test part (every fold): centre crops of 0.7, 1 and 2 s,
     white and speech-shaped noise at 20 and 10 dB SNR, and clips joined into ~60 s recordings read as a
-    timeline; writes RUN/robustness.json and robustness.md. A model trained with per-speaker normalisation is
-    calibrated on each test speaker's clips in each condition."""
+    timeline; writes RUN/robustness.json and robustness.md (or --out). A model trained with per-speaker
+    normalisation is calibrated on each test speaker's clips in each condition."""
     from .evaluate import evaluate_run
     from .inference import ModelFileError
 
     precision = _check_precision(precision)
+    out = out or run / "robustness.json"
     try:
-        evaluate_run(run, model, precision, seed, window, hop, progress=lambda message: typer.echo(message, err=True))
+        evaluate_run(run, model, precision, seed, window, hop, progress=lambda message: typer.echo(message, err=True),
+                     out=out)
     except (FileNotFoundError, ModelFileError, ValueError) as e:
         _fail(str(e))
-    typer.echo((run / "robustness.md").read_text())
+    typer.echo(out.with_suffix(".md").read_text())
 
 
 @app.command()

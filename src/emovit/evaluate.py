@@ -27,10 +27,15 @@ def _split_dirs(run_dir: Path) -> list[Path]:
 
 
 def evaluate_run(run_dir: str | Path, model: str | None = None, precision: str = "auto", seed: int = 0,
-                 window: float | None = None, hop: float | None = None, progress=None) -> dict:
+                 window: float | None = None, hop: float | None = None, progress=None,
+                 out: str | Path | None = None) -> dict:
     """Robustness of RUN/models/MODEL.pt (default: the run's student, else plain, else teacher) on the
-    test part of each split of the run; writes RUN/robustness.json and robustness.md."""
+    test part of each split of the run; writes `out` (default RUN/robustness.json) and the same name with
+    .md: another name keeps each model of a run (e.g. a joined pair and its two experts) side by side."""
     run_dir = Path(run_dir)
+    out = Path(out) if out else run_dir / "robustness.json"
+    if out.suffix != ".json":
+        raise ValueError(f"{out}: the robustness summary is written as JSON; name it NAME.json")
     per_split = {}
     for folder in _split_dirs(run_dir):
         split = read_split(folder / "split.csv")
@@ -51,8 +56,8 @@ def evaluate_run(run_dir: str | Path, model: str | None = None, precision: str =
         result["targets"] = targets_report(result)
         per_split[split.fold or "split"] = result
     summary = {"run": str(run_dir), "model": model, "splits": per_split, "mean": _mean(per_split)}
-    save_json(summary, run_dir / "robustness.json")
-    save_text(robustness_report(summary), run_dir / "robustness.md")
+    save_json(summary, out)
+    save_text(robustness_report(summary), out.with_suffix(".md"))
     return summary
 
 
