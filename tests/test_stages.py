@@ -156,6 +156,22 @@ def test_the_joined_recipe_trains_each_expert_as_it_is_trained_alone():
     assert recipe.stage_for("plain") == load_recipe("emovit-2").stage_for("plain")
 
 
+def test_the_robust_joined_recipe_changes_only_the_timnet_experts_views_and_crops():
+    """benchmarks/peers/recipes/joined-robust.toml: joined.toml with the TIM-Net expert on the students' four
+    augmented views and recipe emovit's random crops; its optimiser, length and selection, and the student, kept."""
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from emovit.config import load_recipe
+
+    recipes = Path(__file__).parents[1] / "benchmarks/peers/recipes"
+    joined, robust = (load_recipe(recipes / f"{name}.toml") for name in ("joined", "joined-robust"))
+    before, after = (asdict(r.stage_for("timnet-mel-duo")) for r in (joined, robust))
+    assert {k for k in before if before[k] != after[k]} == {"views", "crop_prob"}
+    assert (before["views"], after["views"], after["crop_prob"]) == (1, 4, load_recipe("emovit").stage.crop_prob)
+    assert robust.stage_for("plain") == joined.stage_for("plain")
+
+
 def test_the_student_network_is_a_recipe_setting_checked_by_name():
     from emovit.config import STUDENT_NETWORKS, load_recipe
     from emovit.models import MODELS

@@ -34,6 +34,8 @@
 #           width (timnet-mel-duo, 33 filters) with its published recipe, trained apart on the same folds, then each
 #           fold's two joined into one student-duo file (emovit join; benchmarks/peers/recipes/joined.toml): the
 #           duo with each expert at its own recipe; scores of each expert and of the pair in RUN/experts.txt
+#   joined-robust  the same with the TIM-Net expert trained on the students' four augmented views and random crops
+#           (benchmarks/peers/recipes/joined-robust.toml), its optimiser and length still TIM-Net's
 #   stem    the student-stem network (a tiny conv stem, beyond the paper) with emovit's recipe, CE only:
 #           paired with the emovit group's student on the same folds and seeds
 #   paper-conv  the student-conv network (a depthwise conv over 7 frames' tokens added to them, beyond the
@@ -55,7 +57,7 @@
 # Two processes (NPROC=1 for one, where the other core trains something else), one fold each at a time
 # (torchrun --distribute folds), one thread each. Resumable:
 # run it again and finished folds are not trained again. From the repository root, ../shared beside it:
-#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit emovit-pick paper paper-plain paper-plain-full paper-timnet-kd paper-kd timnet-raw timnet-mel paper-timnet-mel tim duo duo-lr timnet-recipe joined stem paper-conv paper-level paper-level-warm warm paper-warm svm paper-speaker)
+#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit emovit-pick paper paper-plain paper-plain-full paper-timnet-kd paper-kd timnet-raw timnet-mel paper-timnet-mel tim duo duo-lr timnet-recipe joined joined-robust stem paper-conv paper-level paper-level-warm warm paper-warm svm paper-speaker)
 # A fourth word, `continue`, first copies the finished folds (results, per-clip predictions, expert scores) of the run kept in benchmarks/peers/ (by
 # scripts/keep_run.sh) into runs/peers/, so a run cut short in one session goes on in another from them.
 set -euo pipefail
@@ -81,6 +83,7 @@ case $group in
   duo-lr) models=student-duo recipe=benchmarks/peers/recipes/duo.toml ;;
   timnet-recipe) models=plain recipe=benchmarks/peers/recipes/timnet-recipe.toml ;;
   joined) models=plain,timnet-mel-duo recipe=benchmarks/peers/recipes/joined.toml ;;
+  joined-robust) models=plain,timnet-mel-duo recipe=benchmarks/peers/recipes/joined-robust.toml ;;
   stem) models=student-stem recipe=emovit ;;
   paper-conv) models=student-conv recipe=paper-e20 ;;
   paper-level) models=student-level recipe=paper-e20 ;;
@@ -89,7 +92,7 @@ case $group in
   paper-warm) models=plain recipe=paper-e20 ;;
   svm) models=opensmile recipe=emovit ;;
   paper-speaker) models=plain,opensmile recipe=benchmarks/peers/recipes/paper-e20-speaker.toml ;;
-  *) echo "unknown group $group: emovit, emovit-pick, paper, paper-plain, paper-plain-full, paper-timnet-kd, paper-kd, timnet-raw, timnet-mel, paper-timnet-mel, tim, duo, duo-lr, timnet-recipe, joined, stem, paper-conv, paper-level, paper-level-warm, warm, paper-warm, svm or paper-speaker" >&2; exit 2 ;;
+  *) echo "unknown group $group: emovit, emovit-pick, paper, paper-plain, paper-plain-full, paper-timnet-kd, paper-kd, timnet-raw, timnet-mel, paper-timnet-mel, tim, duo, duo-lr, timnet-recipe, joined, joined-robust, stem, paper-conv, paper-level, paper-level-warm, warm, paper-warm, svm or paper-speaker" >&2; exit 2 ;;
 esac
 out=runs/peers/$corpus-$protocol-$group kept=benchmarks/peers/$corpus-$protocol-$group
 if [ "$mode" = continue ]; then
@@ -123,6 +126,6 @@ esac
 OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 .venv/bin/torchrun --standalone --nproc-per-node "${NPROC:-2}" -m emovit.cli compare \
   --recipe "$recipe" --corpus "$corpus" --root "$root" --protocol "$protocol" --folds 10 --models "$models" \
   --distribute folds --device cpu --time-runs 0 --quiet "${compile[@]}" "${init[@]}" --out "$out"
-if [ "$group" = joined ]; then  # each fold's student and TIM-Net joined into one student-duo file, then scored
+if [ "${group%-robust}" = joined ]; then  # each fold's student and TIM-Net joined into one student-duo file, then scored
   .venv/bin/python scripts/expert_accuracy.py "$out" --join plain,timnet-mel-duo --model joined --out "$out/experts.txt"
 fi
