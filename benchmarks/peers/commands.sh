@@ -33,7 +33,8 @@
 #   joined  the paper's student (CE only) with recipe emovit-2 and TIM-Net's network on the same image at the duo's
 #           width (timnet-mel-duo, 33 filters) with its published recipe, trained apart on the same folds, then each
 #           fold's two joined into one student-duo file (emovit join; benchmarks/peers/recipes/joined.toml): the
-#           duo with each expert at its own recipe; scores of each expert and of the pair in RUN/experts.txt
+#           duo with each expert at its own recipe; scores of each expert and of the pair in RUN/experts.txt, the
+#           robustness of each (emovit evaluate) in RUN/robustness-{joined,plain,timnet-mel-duo}.json
 #   joined-robust  the same with the TIM-Net expert trained on the students' four augmented views and random crops
 #           (benchmarks/peers/recipes/joined-robust.toml), its optimiser and length still TIM-Net's
 #   stem    the student-stem network (a tiny conv stem, beyond the paper) with emovit's recipe, CE only:
@@ -128,4 +129,7 @@ OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 .venv/bin/torchrun --standalone --nproc-per
   --distribute folds --device cpu --time-runs 0 --quiet "${compile[@]}" "${init[@]}" --out "$out"
 if [ "${group%-robust}" = joined ]; then  # each fold's student and TIM-Net joined into one student-duo file, then scored
   .venv/bin/python scripts/expert_accuracy.py "$out" --join plain,timnet-mel-duo --model joined --out "$out/experts.txt"
+  for m in joined plain timnet-mel-duo; do  # the pair and each expert off the corpus's conditions, each fold's test clips
+    OMP_NUM_THREADS=1 .venv/bin/emovit evaluate "$out" --model "$m" --precision fp32 --out "$out/robustness-$m.json" >/dev/null
+  done
 fi
