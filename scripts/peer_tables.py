@@ -31,6 +31,8 @@ ROWS = [
     (("joined", "together"), "joined: the student (recipe `emovit-2`, CE only) and a 33-filter TIM-Net on the same "
                              "image (its published recipe), trained apart, joined as student-duo's two experts",
      "student-duo"),
+    (("joined-robust", "together"), "joined-robust: the same pair, its TIM-Net expert trained on the students' four "
+                                    "augmented views and random crops (its optimiser and length kept)", "student-duo"),
     (("stem", "student-stem"), "student-stem: the student behind a tiny conv stem (recipe `emovit`, CE only)",
      "student-stem"),
     (("paper-conv", "student-conv"), "student-conv: the student with a convolutional positional encoding "
