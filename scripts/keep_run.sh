@@ -2,8 +2,9 @@
 # Copy a run's small outputs into the repository: results.json/md, predictions.csv, config.json, leakage.json,
 # robustness.json/md (and each model's robustness-NAME.json/md), experts.txt/json, confusion PNGs and each stage's
 # history.json (as history-STAGE.json); of every finished fold its results.json, predictions.csv, leakage.json,
-# robustness.json, experts.json and histories; no model files, checkpoints or caches. This is the form of every run directory under benchmarks/, and a kept run
-# with some folds finished goes on from them in another session (benchmarks/peers/commands.sh ... continue).
+# robustness.json, experts.json and histories; no model files, checkpoints or caches. This is the form of every run
+# directory under benchmarks/, and a kept run with some folds finished goes on from them in another session
+# (benchmarks/peers/commands.sh ... continue).
 #   bash scripts/keep_run.sh runs/peers/savee-kfold-emovit benchmarks/peers/savee-kfold-emovit
 set -euo pipefail
 src=${1:?usage: keep_run.sh RUN DEST} dest=${2:?usage: keep_run.sh RUN DEST}

@@ -127,9 +127,9 @@ esac
 OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 .venv/bin/torchrun --standalone --nproc-per-node "${NPROC:-2}" -m emovit.cli compare \
   --recipe "$recipe" --corpus "$corpus" --root "$root" --protocol "$protocol" --folds 10 --models "$models" \
   --distribute folds --device cpu --time-runs 0 --quiet "${compile[@]}" "${init[@]}" --out "$out"
-if [ "${group%-robust}" = joined ]; then  # each fold's student and TIM-Net joined into one student-duo file, then scored
+case $group in joined|joined-robust)  # each fold's student and TIM-Net joined into one student-duo file, then scored
   .venv/bin/python scripts/expert_accuracy.py "$out" --join plain,timnet-mel-duo --model joined --out "$out/experts.txt"
   for m in joined plain timnet-mel-duo; do  # the pair and each expert off the corpus's conditions, each fold's test clips
     OMP_NUM_THREADS=1 .venv/bin/emovit evaluate "$out" --model "$m" --precision fp32 --out "$out/robustness-$m.json" >/dev/null
-  done
-fi
+  done ;;
+esac

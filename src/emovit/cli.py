@@ -507,17 +507,16 @@ def evaluate(
     white and speech-shaped noise at 20 and 10 dB SNR, and clips joined into ~60 s recordings read as a
     timeline; writes RUN/robustness.json and robustness.md (or --out). A model trained with per-speaker
     normalisation is calibrated on each test speaker's clips in each condition."""
-    from .evaluate import evaluate_run
+    from .evaluate import evaluate_run, robustness_report
     from .inference import ModelFileError
 
     precision = _check_precision(precision)
-    out = out or run / "robustness.json"
     try:
-        evaluate_run(run, model, precision, seed, window, hop, progress=lambda message: typer.echo(message, err=True),
-                     out=out)
+        summary = evaluate_run(run, model, precision, seed, window, hop,
+                               progress=lambda message: typer.echo(message, err=True), out=out)
     except (FileNotFoundError, ModelFileError, ValueError) as e:
         _fail(str(e))
-    typer.echo(out.with_suffix(".md").read_text())
+    typer.echo(robustness_report(summary))
 
 
 @app.command()
