@@ -1,20 +1,32 @@
-"""Ship a trained student as emovit's bundled model, with a model card written from its run.
+"""Ship a trained model as emovit's bundled model, with a model card written from its run.
 
     python scripts/bundle_model.py RUN_DIR --model plain --command "the emovit command that made RUN_DIR"
+    python scripts/bundle_model.py RUN_DIR --model joined --temporal-run TIMNET_RUN_DIR --command "..."
 
 Copies RUN_DIR/models/MODEL.pt to src/emovit/assets/student.pt and writes
 src/emovit/assets/MODEL_CARD.md from RUN_DIR/results.json, config.json and (when `emovit evaluate`
-has run) robustness.json, so every number in the card comes from the run that produced the weights.
+has run) robustness-MODEL.json or robustness.json, so every number in the card comes from the run that produced
+the weights. A joined pair (`emovit join RUN_DIR/models/plain.pt TIMNET_RUN_DIR/models/timnet-mel-duo.pt --out
+RUN_DIR/models/joined.pt`) was not tested by either run: it is scored here on RUN_DIR's test part (each expert too;
+its student's expert must give the student's own figures, or the two files are not what the runs made), and its
+TIM-Net expert's row and recipe come from TIMNET_RUN_DIR, which must hold the same split.
 `scripts/train_bundled_model.sh` runs every step.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from emovit.config import Recipe
+from emovit.inference import Recognizer
+from emovit.join import expert_answers
+from emovit.metrics import classification_report, per_group_reports
+from emovit.profile import count
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "emovit" / "assets"
 
@@ -27,9 +39,13 @@ CORPUS_NOTES = {
     "cremad": "CREMA-D: 91 actors of varied ethnicity, 12 English sentences",
     "tess": "TESS: 2 female Canadian English speakers, carrier phrase + word",
 }
-ROWS = ("student", "plain", "teacher", "timnet", "opensmile")
+ROWS = ("joined", "student", "plain", "timnet-mel-duo", "teacher", "timnet", "opensmile")
 # compare titles a registry model by its name; the card says what it is
 TITLES = {"timnet": "TIM-Net (Ye et al. 2023), its published recipe"}
+PAIR = "joined"  # the model name of a student joined to a TIM-Net expert (`emovit join`)
+PAIR_TITLES = {"joined": "The pair: student + TIM-Net expert, log-probabilities averaged (shipped)",
+               "plain": "its student expert alone (CE only)",
+               "timnet-mel-duo": "its TIM-Net expert alone (33 filters, log-Mel image)"}
 
 
 def _title(name: str, model: dict) -> str:
@@ -58,16 +74,24 @@ def _per_corpus_table(models: dict, split: dict) -> str:
 
 
 def _verdict(models: dict, shipped: str) -> str:
-    """One plain sentence: does the student beat the classical baseline on this split?"""
+    """One plain sentence: does the shipped model beat the classical baseline on this split, and where?"""
     student, base = models.get(shipped), models.get("opensmile")
     if not student or not base:
         return ""
-    ahead = [c for c, r in student.get("per_corpus", {}).items() if r["ua"] > base["per_corpus"][c]["ua"]]
+    who = "the pair" if shipped == PAIR else "the student"
+    per_corpus = student.get("per_corpus", {})
+    ahead = [c for c, r in per_corpus.items() if r["ua"] > base["per_corpus"][c]["ua"]]
     overall = "beats" if student["ua"] > base["ua"] else "does not beat"
-    where = (f" (it is ahead on {', '.join(ahead)} only)" if ahead else ", nor on any single corpus") \
-        if student.get("per_corpus") else ""
-    return (f"**Said plainly**: the student {overall} the openSMILE baseline on this split: UA "
-            f"{student['ua']:.3f} vs {base['ua']:.3f}{where if overall == 'does not beat' else ''}.")
+    if not per_corpus:
+        where = ""
+    elif len(ahead) == len(per_corpus):
+        where = ", and on every corpus"
+    elif ahead:
+        where = f" (ahead on {', '.join(ahead)} only)"
+    else:
+        where = ", nor on any single corpus"
+    return (f"**Said plainly**: {who} {overall} the openSMILE baseline on this split: UA "
+            f"{student['ua']:.3f} vs {base['ua']:.3f}{where}.")
 
 
 def _robustness(robustness: dict | None) -> str:
@@ -94,7 +118,8 @@ def _training(recipe: Recipe, models: dict, shipped: str) -> str:
     """How the shipped network was trained, in a sentence or two."""
     model = models[shipped]
     stage = recipe.stage_for(shipped)
-    views = ("no augmented copies" if recipe.augment.views == 1 else f"{recipe.augment.views} views per training clip "
+    n_views = stage.views or recipe.augment.views
+    views = ("no augmented copies" if n_views == 1 else f"{n_views} views per training clip "
              "(original + noise, time-shift and speed copies; one drawn per clip each epoch)")
     schedule = (f"halved every {stage.lr_halve_every} epochs" if stage.schedule == "step" else
                 f"warm-up {stage.warmup_epochs} epochs then cosine" if stage.schedule == "cosine" else stage.schedule)
@@ -106,20 +131,46 @@ def _training(recipe: Recipe, models: dict, shipped: str) -> str:
               f"moving average of the weights ({stage.ema_decay:g})" if stage.ema_decay else ""]
     how = ("by knowledge transfer (stage 2: L1 to the teacher's pooled feature; stage 3: CE + "
            f"{stage.alpha:g} x L1) from the paper's teacher" if shipped == "student" else "with cross-entropy alone (no teacher)")
-    selected = ", ".join(f"{k} {v}" for k, v in model.get("selected_epoch", {}).items())
-    return (f"trained {how}; {'+'.join(str(v) for v in model['epochs'].values())} epochs (weights of the best "
-            f"validation epoch: {selected}); recipe `{recipe.name}`: {stage.optimizer} lr {stage.lr:g}"
+    selected = ("the last epoch's weights" if stage.select == "last" else "weights of the best validation epoch: "
+                + ", ".join(f"{k} {v}" for k, v in model.get("selected_epoch", {}).items()))
+    betas = f" (betas {stage.betas[0]:g}/{stage.betas[1]:g})" if tuple(stage.betas) != (0.9, 0.999) else ""
+    return (f"trained {how}; {'+'.join(str(v) for v in model['epochs'].values())} epochs ({selected}); recipe "
+            f"`{recipe.name}`: {stage.optimizer}{betas} lr {stage.lr:g}"
             + (f", weight decay {stage.weight_decay:g}" if stage.weight_decay else "")
             + f", {schedule}, batch {stage.batch_size}, {views}"
             + "".join(f", {e}" for e in extras if e) + f"; seed {recipe.seed}.")
 
 
-def card(results: dict, config: dict, command: str, shipped: str = "student", robustness: dict | None = None) -> str:
+def _what(recipe: Recipe, models: dict, shipped: str, temporal_recipe: Recipe | None) -> str:
+    """The shipped network and how it was trained; a joined pair expert by expert."""
+    vit = (f"the student ViT of Kim & Lee (2024) — 128x1 vertical patches, no positional information, depth "
+           f"{recipe.student_depth}, dim 256")
+    model = models[shipped]
+    size = f"{model['params_m']:.2f}M parameters, {model['gmacs']:.2f} GMACs per 4 s clip"
+    if shipped != PAIR:
+        return f"**What it is**: {vit}, {size} —\n{_training(recipe, models, shipped)}"
+    return (f"**What it is**: two experts reading the same 128x128 log-Mel image, the answer the mean of their "
+            f"log-probabilities (a `student-duo` file made by `emovit join`), {size} together:\n"
+            f"- {vit}, {models['plain']['params_m']:.2f}M parameters, {_training(recipe, models, 'plain')}\n"
+            f"- TIM-Net's network (Ye et al. 2023) reading that image, 33 filters, "
+            f"{models['timnet-mel-duo']['params_m']:.2f}M parameters, "
+            f"{_training(temporal_recipe, models, 'timnet-mel-duo')}")
+
+
+def _machine(config: dict) -> str:
+    machine = config["machine"]
+    return f"{machine['cpu']} ({machine['cpu_count']} CPUs, torch {machine['torch']})"
+
+
+def card(results: dict, config: dict, command: str, shipped: str = "student", robustness: dict | None = None,
+         temporal_config: dict | None = None) -> str:
+    """The card of `shipped`, one of results' models; a joined pair also needs the config of the run that trained
+    its TIM-Net expert (`temporal_config`), whose row main() has put into results."""
     split = results["split"]
     sizes, speakers = split["sizes"], split["speakers"]
     models = results["models"]
-    student = models[shipped]
-    recipe, machine = Recipe.from_dict(config["recipe"]), config["machine"]
+    recipe = Recipe.from_dict(config["recipe"])
+    temporal_recipe = Recipe.from_dict(temporal_config["recipe"]) if temporal_config else None
     shared = sorted(set(speakers["test"]) & set(speakers["train"]))
     independent = not shared
     corpora = config["corpora"]
@@ -134,11 +185,10 @@ def card(results: dict, config: dict, command: str, shipped: str = "student", ro
     per_corpus_table = _per_corpus_table(models, split)
     baseline = models.get("opensmile", {}).get("feature_set", recipe.baseline or "ComParE_2016")
     peers = " and TIM-Net (its published recipe)" if "timnet" in models else ""
-    return f"""# Model card: emovit bundled student
+    machines = _machine(config) + (f"; the TIM-Net expert's run on {_machine(temporal_config)}" if temporal_config else "")
+    return f"""# Model card: emovit bundled model
 
-**What it is**: the student ViT of Kim & Lee (2024) — 128x1 vertical patches, no positional
-information, depth {recipe.student_depth}, dim 256, {student['params_m']:.2f}M parameters, {student['gmacs']:.2f} GMACs per 4 s clip —
-{_training(recipe, models, shipped)}
+{_what(recipe, models, shipped, temporal_recipe)}
 
 **Labels** ({len(results['labels'])}): {', '.join(results['labels'])}. {left}
 
@@ -151,7 +201,7 @@ and picks the epoch; the test part was scored once. Leakage audit: {results['lea
 {('Validation note: ' + split['val_note']) if split.get('val_note') else ''}
 
 **Held-out accuracy** (test part), next to openSMILE {baseline} functionals + linear SVM{peers},
-trained and tested on the same split in the same run (C chosen on the validation part):
+trained and tested on the same split (C chosen on the validation part):
 
 {_overall_table(models)}
 
@@ -161,10 +211,9 @@ trained and tested on the same split in the same run (C chosen on the validation
 
 {_robustness(robustness)}
 
-**How it was made**: `{command}` on {machine['cpu']} ({machine['cpu_count']} CPUs, torch
-{machine['torch']}), then `emovit evaluate RUN_DIR --model {shipped}` and `python scripts/bundle_model.py RUN_DIR
---model {shipped} --command "..."` (`scripts/train_bundled_model.sh` runs every step). The run's results,
-split, leakage audit and robustness figures are committed under `benchmarks/`.
+**How it was made**: `{command}` on {machines}, then `emovit evaluate RUN_DIR --model {shipped}` and
+`python scripts/bundle_model.py RUN_DIR --model {shipped} ...` (`scripts/train_bundled_model.sh` runs every step).
+The runs' results, split, leakage audit and robustness figures are committed under `benchmarks/`.
 
 **Known limits**
 - Acted, read speech by {sum(1 for _ in speakers['train'])} training speakers in studio conditions. Expect lower
@@ -178,19 +227,57 @@ split, leakage audit and robustness figures are committed under `benchmarks/`.
 """
 
 
+def _test_rows(run: Path) -> list[dict]:
+    with (run / "split.csv").open() as f:
+        return [r for r in csv.DictReader(f) if r["part"] == "test" and r["view"] == "0"]
+
+
+def pair_models(run: Path, temporal_run: Path, model: str = PAIR) -> dict:
+    """results.json's models of RUN with the joined pair and its TIM-Net expert added: the pair scored on RUN's test
+    part (as compare scores a model: overall and per corpus, with its size), the expert's row from TEMPORAL_RUN.
+    Refuses runs of other splits, and a pair whose student's expert does not give the run's student's figures."""
+    if (run / "split.csv").read_bytes() != (temporal_run / "split.csv").read_bytes():
+        raise SystemExit(f"{run} and {temporal_run} hold different splits: join models of one split")
+    models = json.loads((run / "results.json").read_text())["models"]
+    expert = json.loads((temporal_run / "results.json").read_text())["models"]["timnet-mel-duo"]
+    recognizer = Recognizer.load(run / "models" / f"{model}.pt", precision="fp32")
+    rows = _test_rows(run)
+    truth = np.array([recognizer.labels.index(r["label"]) for r in rows])
+    answers = expert_answers(recognizer, [r["path"] for r in rows])
+    for name, answer, reference in (("student's expert", answers["student's expert"], models["plain"]),
+                                    ("TIM-Net's expert", answers["TIM-Net's expert"], expert)):
+        measured = classification_report(truth, answer, recognizer.labels)["wa"]
+        if abs(measured - reference["wa"]) > 1e-9:
+            raise SystemExit(f"{run}/models/{model}.pt: its {name} gives WA {measured:.4f} on the test part, its run "
+                             f"{reference['wa']:.4f}: not the runs' models (join them again)")
+    pair = classification_report(truth, answers["together"], recognizer.labels)
+    pair["per_corpus"] = per_group_reports(truth, answers["together"], [r["corpus"] for r in rows], recognizer.labels)
+    pair.update(count(recognizer.model), title=PAIR_TITLES[model])
+    titled = {name: {**m, "title": PAIR_TITLES.get(name, m["title"])} for name, m in models.items()}
+    return {model: pair, **titled, "timnet-mel-duo": {**expert, "title": PAIR_TITLES["timnet-mel-duo"]}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
-    parser.add_argument("--model", default="student", help="which of RUN/models/*.pt to ship (student, plain)")
-    parser.add_argument("--command", required=True, help="the emovit command that produced the run")
+    parser.add_argument("--model", default="student", help="which of RUN/models/*.pt to ship (student, plain, joined)")
+    parser.add_argument("--temporal-run", type=Path, help="for a joined pair: the run that trained its TIM-Net expert")
+    parser.add_argument("--command", required=True, help="the commands that produced the run(s)")
     args = parser.parse_args()
     results = json.loads((args.run / "results.json").read_text())
     config = json.loads((args.run / "config.json").read_text())
-    robustness_file = args.run / "robustness.json"
-    robustness = json.loads(robustness_file.read_text()) if robustness_file.exists() else None
+    temporal_config = None
+    if args.model == PAIR:
+        if not args.temporal_run:
+            raise SystemExit("--model joined needs --temporal-run: the run that trained its TIM-Net expert")
+        results["models"] = pair_models(args.run, args.temporal_run, args.model)
+        temporal_config = json.loads((args.temporal_run / "config.json").read_text())
+    found = [json.loads(f.read_text()) for f in (args.run / f"robustness-{args.model}.json", args.run / "robustness.json")
+             if f.exists()]
+    robustness = next((r for r in found if r["model"] == args.model), None)  # `emovit evaluate` of this model only
     ASSETS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(args.run / "models" / f"{args.model}.pt", ASSETS / "student.pt")
-    (ASSETS / "MODEL_CARD.md").write_text(card(results, config, args.command, args.model, robustness))
+    (ASSETS / "MODEL_CARD.md").write_text(card(results, config, args.command, args.model, robustness, temporal_config))
     print(f"bundled {args.run}/models/{args.model}.pt -> {ASSETS}")
 
 

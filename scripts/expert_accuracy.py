@@ -24,36 +24,27 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from emovit.audio import decode
 from emovit.checkpoint import save_json, save_text
 from emovit.inference import Recognizer
-from emovit.join import join
+from emovit.join import EXPERTS as NAMES
+from emovit.join import expert_answers, join
 from emovit.metrics import classification_report, summarize_folds
-
-NAMES = ("student's expert", "TIM-Net's expert", "together")
 PARTS = ("test", "val")
 
 
 def fold_scores(fold: Path, model: str) -> dict[str, dict[str, dict]]:
     """Per part (test, validation) and expert (and the network): its report on the fold's clips of that part."""
     recognizer = Recognizer.load(fold / "models" / f"{model}.pt", precision="fp32")
-    network = recognizer.model
     with (fold / "split.csv").open() as f:
         split = [r for r in csv.DictReader(f) if r["view"] == "0"]
     scores = {}
     for part in PARTS:
         rows = [r for r in split if r["part"] == part]
-        clips = [recognizer.clip(decode(r["path"], recognizer.sample_rate).wave) for r in rows]
         truth = np.array([recognizer.labels.index(r["label"]) for r in rows])
-        pooled = torch.from_numpy(np.concatenate([recognizer.embeddings(clips[i:i + 32])
-                                                  for i in range(0, len(clips), 32)]))
-        with torch.no_grad():
-            experts = network.head.experts(pooled)
-            answers = [z.argmax(1).numpy() for z in (*experts, network.head(pooled))]
-        reports = [classification_report(truth, a, recognizer.labels) for a in answers]
-        scores[part] = {name: {k: r[k] for k in ("wa", "ua", "macro_f1", "confusion")} for name, r in zip(NAMES, reports)}
+        answers = expert_answers(recognizer, [r["path"] for r in rows])
+        reports = {name: classification_report(truth, a, recognizer.labels) for name, a in answers.items()}
+        scores[part] = {name: {k: r[k] for k in ("wa", "ua", "macro_f1", "confusion")} for name, r in reports.items()}
     return scores
 
 

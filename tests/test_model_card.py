@@ -1,4 +1,6 @@
 """scripts/bundle_model.py writes the bundled model's card from a run's results alone."""
+from pathlib import Path
+
 from conftest import load_script
 from emovit.config import load_recipe
 
@@ -69,3 +71,96 @@ def test_card_of_a_ce_only_student_with_peers_and_robustness():
     assert "| TIM-Net (Ye et al. 2023), its published recipe | 0.700 |" in card and "| timnet |" not in card
     assert "the student beats the openSMILE baseline" in card
     assert "| crop_1s | 0.700 | 0.600 | anger 0.30 |" in card and "1 s crops within 10 points of full clips: met" in card
+
+
+def _pair_runs(tmp_path, write_tone):
+    """Two runs of one split (four test clips of two corpora): RUN with the student, TIM with the TIM-Net expert,
+    their results.json holding each model's WA on the test part, and the joined pair in RUN/models."""
+    import csv
+    import json
+
+    import numpy as np
+    from test_join import LABELS, save, student, timnet
+
+    from emovit.inference import Recognizer
+    from emovit.join import expert_answers, join
+
+    run, tim = tmp_path / "run", tmp_path / "tim"
+    rows = [{"part": "test", "path": str(write_tone(f"{i}.wav", freq=200.0 + 150 * i, seed=i)), "label": LABELS[i % 3],
+             "corpus": ("emodb", "savee")[i % 2], "view": "0"} for i in range(4)]
+    for folder in (run, tim):
+        (folder / "models").mkdir(parents=True)
+        with (folder / "split.csv").open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    save(student(), run / "models" / "plain.pt")
+    save(timnet(), tim / "models" / "timnet-mel-duo.pt")
+    join(run / "models" / "plain.pt", tim / "models" / "timnet-mel-duo.pt", run / "models" / "joined.pt")
+    answers = expert_answers(Recognizer.load(run / "models" / "joined.pt", precision="fp32"), [r["path"] for r in rows])
+    truth = np.array([LABELS.index(r["label"]) for r in rows])
+    wa = {name: float((a == truth).mean()) for name, a in answers.items()}
+    (run / "results.json").write_text(json.dumps({"models": {
+        "plain": _report(wa["student's expert"], 0.5, title="Student", params_m=0.02),
+        "opensmile": _report(0.5, 0.5, title="openSMILE ComParE_2016 + linear SVM")}}))
+    (tim / "results.json").write_text(json.dumps({"models": {
+        "timnet-mel-duo": _report(wa["TIM-Net's expert"], 0.5, title="timnet-mel-duo", params_m=0.001)}}))
+    return run, tim, wa
+
+
+def test_a_joined_pair_is_scored_on_the_runs_test_part_with_its_experts_rows(tmp_path, write_tone):
+    import json
+
+    import pytest
+
+    module = _card_module()
+    run, tim, wa = _pair_runs(tmp_path, write_tone)
+    models = module.pair_models(run, tim)
+    assert list(models) == ["joined", "plain", "opensmile", "timnet-mel-duo"]
+    assert models["joined"]["wa"] == wa["together"] and models["joined"]["n"] == 4
+    assert sorted(models["joined"]["per_corpus"]) == ["emodb", "savee"]
+    from test_join import params, student, timnet
+    assert models["joined"]["params"] == params(student()) + params(timnet())  # the two experts, nothing added
+    assert models["plain"]["title"] == "its student expert alone (CE only)"
+    # a pair whose student is not the run's student, or runs of two splits, are refused
+    results = json.loads((run / "results.json").read_text())
+    results["models"]["plain"]["wa"] += 0.25
+    (run / "results.json").write_text(json.dumps(results))
+    with pytest.raises(SystemExit, match="its student's expert gives WA"):
+        module.pair_models(run, tim)
+    (tim / "split.csv").write_text("part,path\n")
+    with pytest.raises(SystemExit, match="different splits"):
+        module.pair_models(run, tim)
+
+
+def test_card_of_a_joined_pair_names_both_experts_and_their_recipes():
+    module = _card_module()
+    per_corpus = {"emodb": _report(0.8, 0.75, n=80), "savee": _report(0.6, 0.55, n=60)}
+    base = {"emodb": _report(0.7, 0.7, n=80), "savee": _report(0.5, 0.5, n=60)}
+    results = {
+        "protocol": "speaker", "seed": 0, "labels": ["anger", "neutral"],
+        "split": {"sizes": {"train": 300, "val": 40, "test": 140},
+                  "speakers": {"train": ["emodb:03"], "val": ["emodb:09"], "test": ["emodb:08", "savee:DC"]}},
+        "leakage": {"verdict": "speaker-independent"},
+        "models": {"joined": _report(0.72, 0.68, title=module.PAIR_TITLES["joined"], params_m=1.4996, gmacs=0.182,
+                                     per_corpus=per_corpus),
+                   "plain": _report(0.7, 0.65, title="its student expert alone (CE only)", params_m=1.4177,
+                                    epochs={"plain": 100}, selected_epoch={"plain": 83}, per_corpus=per_corpus),
+                   "timnet-mel-duo": _report(0.6, 0.6, title="its TIM-Net expert alone", params_m=0.0819,
+                                             epochs={"timnet-mel-duo": 500}, per_corpus=per_corpus),
+                   "opensmile": _report(0.65, 0.6, title="openSMILE ComParE_2016 + linear SVM", per_corpus=base)},
+    }
+    machine = {"cpu": "test CPU", "cpu_count": 2, "torch": "2.13.0"}
+    config = {"corpora": ["emodb", "savee"], "n_utterances": 480, "recipe": load_recipe("emovit").to_dict(),
+              "machine": machine}
+    temporal = {"recipe": load_recipe(str(Path(__file__).parents[1] / "benchmarks/peers/recipes/joined-robust.toml"))
+                .to_dict(), "machine": {**machine, "cpu": "other CPU"}}
+    card = module.card(results, config, "emovit compare ...", "joined", None, temporal)
+    assert "two experts reading the same 128x128 log-Mel image" in card and "1.50M parameters, 0.18 GMACs" in card
+    assert "1.42M parameters, trained with cross-entropy alone" in card and "best validation epoch: plain 83" in card
+    assert ("33 filters, 0.08M parameters, trained with cross-entropy alone (no teacher); 500 epochs (the last "
+            "epoch's weights); recipe `joined-robust`: adam (betas 0.93/0.98) lr 0.001") in card
+    assert "4 views per training clip" in card.split("TIM-Net's network")[1]
+    assert "| The pair: student + TIM-Net expert, log-probabilities averaged (shipped) | 0.720 | 0.680 |" in card
+    assert "the pair beats the openSMILE baseline on this split: UA 0.680 vs 0.600, and on every corpus" in card
+    assert "on test CPU (2 CPUs, torch 2.13.0); the TIM-Net expert's run on other CPU" in card

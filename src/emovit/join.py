@@ -12,12 +12,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from .audio import decode
 from .checkpoint import save_torch
+from .inference import Recognizer
 from .inference.modelfile import ModelFileError, read_model_file
 from .models.config import ModelConfig
 from .models.registry import build_from_config
 from .models.timnet import TIMNET_DEFAULTS
 
+EXPERTS = ("student's expert", "TIM-Net's expert", "together")
 PLAIN_STUDENT = {"arch": "vit", "stem": False, "coordinates": False, "position": "none"}
 
 
@@ -69,3 +75,16 @@ def join(student_path: str | Path, temporal_path: str | Path, out: str | Path) -
     blob = join_models(student_path, temporal_path)
     save_torch(blob, out)
     return Path(out)
+
+
+def expert_answers(recognizer: Recognizer, paths: list[str], batch: int = 32) -> dict[str, np.ndarray]:
+    """Each expert's answers (label indices) on these clips and the pair's, read as `emovit compare` tests a
+    model (each clip cut or padded to the model's clip), so the student's expert answers as the student alone did
+    before the join (the numbers of its run's results.json)."""
+    clips = [recognizer.clip(decode(p, recognizer.sample_rate).wave) for p in paths]
+    pooled = torch.from_numpy(np.concatenate([recognizer.embeddings(clips[i:i + batch])
+                                              for i in range(0, len(clips), batch)]))
+    head = recognizer.model.head
+    with torch.no_grad():
+        logits = (*head.experts(pooled), head(pooled))
+    return {name: z.argmax(1).numpy() for name, z in zip(EXPERTS, logits)}
