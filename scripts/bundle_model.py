@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emovit.checkpoint import save_json
 from emovit.config import Recipe
 from emovit.inference import Recognizer
 from emovit.join import expert_answers
@@ -271,6 +272,7 @@ def main() -> None:
         if not args.temporal_run:
             raise SystemExit("--model joined needs --temporal-run: the run that trained its TIM-Net expert")
         results["models"] = pair_models(args.run, args.temporal_run, args.model)
+        save_json({"models": results["models"]}, args.run / f"results-{args.model}.json")  # the card's rows, kept
         temporal_config = json.loads((args.temporal_run / "config.json").read_text())
     found = [json.loads(f.read_text()) for f in (args.run / f"robustness-{args.model}.json", args.run / "robustness.json")
              if f.exists()]
