@@ -15,7 +15,6 @@ TIM-Net expert's row and recipe come from TIMNET_RUN_DIR, which must hold the sa
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import shutil
 from pathlib import Path
@@ -28,6 +27,7 @@ from emovit.inference import Recognizer
 from emovit.join import expert_answers
 from emovit.metrics import classification_report, per_group_reports
 from emovit.profile import count
+from emovit.protocols import read_split
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "emovit" / "assets"
 
@@ -228,12 +228,7 @@ The runs' results, split, leakage audit and robustness figures are committed und
 """
 
 
-def _test_rows(run: Path) -> list[dict]:
-    with (run / "split.csv").open() as f:
-        return [r for r in csv.DictReader(f) if r["part"] == "test" and r["view"] == "0"]
-
-
-def pair_models(run: Path, temporal_run: Path, model: str = PAIR) -> dict:
+def pair_models(run: Path, temporal_run: Path) -> dict:
     """results.json's models of RUN with the joined pair and its TIM-Net expert added: the pair scored on RUN's test
     part (as compare scores a model: overall and per corpus, with its size), the expert's row from TEMPORAL_RUN.
     Refuses runs of other splits, and a pair whose student's expert does not give the run's student's figures."""
@@ -241,21 +236,21 @@ def pair_models(run: Path, temporal_run: Path, model: str = PAIR) -> dict:
         raise SystemExit(f"{run} and {temporal_run} hold different splits: join models of one split")
     models = json.loads((run / "results.json").read_text())["models"]
     expert = json.loads((temporal_run / "results.json").read_text())["models"]["timnet-mel-duo"]
-    recognizer = Recognizer.load(run / "models" / f"{model}.pt", precision="fp32")
-    rows = _test_rows(run)
-    truth = np.array([recognizer.labels.index(r["label"]) for r in rows])
-    answers = expert_answers(recognizer, [r["path"] for r in rows])
+    recognizer = Recognizer.load(run / "models" / f"{PAIR}.pt", precision="fp32")
+    clips = read_split(run / "split.csv").originals("test")
+    truth = np.array([recognizer.labels.index(u.label) for u in clips])
+    answers = expert_answers(recognizer, [u.path for u in clips])
     for name, answer, reference in (("student's expert", answers["student's expert"], models["plain"]),
                                     ("TIM-Net's expert", answers["TIM-Net's expert"], expert)):
         measured = classification_report(truth, answer, recognizer.labels)["wa"]
         if abs(measured - reference["wa"]) > 1e-9:
-            raise SystemExit(f"{run}/models/{model}.pt: its {name} gives WA {measured:.4f} on the test part, its run "
+            raise SystemExit(f"{run}/models/{PAIR}.pt: its {name} gives WA {measured:.4f} on the test part, its run "
                              f"{reference['wa']:.4f}: not the runs' models (join them again)")
     pair = classification_report(truth, answers["together"], recognizer.labels)
-    pair["per_corpus"] = per_group_reports(truth, answers["together"], [r["corpus"] for r in rows], recognizer.labels)
-    pair.update(count(recognizer.model), title=PAIR_TITLES[model])
+    pair["per_corpus"] = per_group_reports(truth, answers["together"], [u.corpus for u in clips], recognizer.labels)
+    pair.update(count(recognizer.model), title=PAIR_TITLES[PAIR])
     titled = {name: {**m, "title": PAIR_TITLES.get(name, m["title"])} for name, m in models.items()}
-    return {model: pair, **titled, "timnet-mel-duo": {**expert, "title": PAIR_TITLES["timnet-mel-duo"]}}
+    return {PAIR: pair, **titled, "timnet-mel-duo": {**expert, "title": PAIR_TITLES["timnet-mel-duo"]}}
 
 
 def main() -> None:
@@ -271,7 +266,7 @@ def main() -> None:
     if args.model == PAIR:
         if not args.temporal_run:
             raise SystemExit("--model joined needs --temporal-run: the run that trained its TIM-Net expert")
-        results["models"] = pair_models(args.run, args.temporal_run, args.model)
+        results["models"] = pair_models(args.run, args.temporal_run)
         save_json({"models": results["models"]}, args.run / f"results-{args.model}.json")  # the card's rows, kept
         temporal_config = json.loads((args.temporal_run / "config.json").read_text())
     found = [json.loads(f.read_text()) for f in (args.run / f"robustness-{args.model}.json", args.run / "robustness.json")

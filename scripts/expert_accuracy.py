@@ -19,7 +19,6 @@ earlier folds have no model files, still tables every fold). Over all folds that
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
@@ -30,19 +29,19 @@ from emovit.inference import Recognizer
 from emovit.join import EXPERTS as NAMES
 from emovit.join import expert_answers, join
 from emovit.metrics import classification_report, summarize_folds
+from emovit.protocols import read_split
 PARTS = ("test", "val")
 
 
 def fold_scores(fold: Path, model: str) -> dict[str, dict[str, dict]]:
     """Per part (test, validation) and expert (and the network): its report on the fold's clips of that part."""
     recognizer = Recognizer.load(fold / "models" / f"{model}.pt", precision="fp32")
-    with (fold / "split.csv").open() as f:
-        split = [r for r in csv.DictReader(f) if r["view"] == "0"]
+    split = read_split(fold / "split.csv")
     scores = {}
     for part in PARTS:
-        rows = [r for r in split if r["part"] == part]
-        truth = np.array([recognizer.labels.index(r["label"]) for r in rows])
-        answers = expert_answers(recognizer, [r["path"] for r in rows])
+        clips = split.originals(part)
+        truth = np.array([recognizer.labels.index(u.label) for u in clips])
+        answers = expert_answers(recognizer, [u.path for u in clips])
         reports = {name: classification_report(truth, a, recognizer.labels) for name, a in answers.items()}
         scores[part] = {name: {k: r[k] for k in ("wa", "ua", "macro_f1", "confusion")} for name, r in reports.items()}
     return scores

@@ -28,4 +28,8 @@ OMP_NUM_THREADS=1 .venv/bin/$EXPERT
 .venv/bin/emovit evaluate "$RUN" --model plain --precision fp32
 .venv/bin/emovit evaluate "$RUN" --model joined --precision fp32 --out "$RUN/robustness-joined.json"
 .venv/bin/emovit evaluate "$TIM" --model timnet-mel-duo --precision fp32
+# the validation part scored corpus by corpus: the rule that ships the pair (its validation UA at least the student's)
+.venv/bin/python scripts/part_scores.py "$RUN" --model plain > "$RUN/val-per-corpus.json"
+.venv/bin/python scripts/part_scores.py "$RUN" --model joined > "$RUN/val-per-corpus-joined.json"
+.venv/bin/python scripts/part_scores.py "$TIM" --model timnet-mel-duo > "$TIM/val-per-corpus.json"
 .venv/bin/python scripts/bundle_model.py "$RUN" --model joined --temporal-run "$TIM" --command "$STUDENT; $EXPERT; $JOIN"

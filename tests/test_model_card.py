@@ -87,7 +87,7 @@ def _pair_runs(tmp_path, write_tone):
 
     run, tim = tmp_path / "run", tmp_path / "tim"
     rows = [{"part": "test", "path": str(write_tone(f"{i}.wav", freq=200.0 + 150 * i, seed=i)), "label": LABELS[i % 3],
-             "corpus": ("emodb", "savee")[i % 2], "view": "0"} for i in range(4)]
+             "speaker": f"s{i}", "corpus": ("emodb", "savee")[i % 2], "view": "0"} for i in range(4)]
     for folder in (run, tim):
         (folder / "models").mkdir(parents=True)
         with (folder / "split.csv").open("w", newline="") as f:
