@@ -3,7 +3,7 @@
     python scripts/bundle_model.py RUN_DIR --model plain --command "the emovit command that made RUN_DIR"
     python scripts/bundle_model.py RUN_DIR --model joined --temporal-run TIMNET_RUN_DIR --command "..."
 
-Copies RUN_DIR/models/MODEL.pt to src/emovit/assets/student.pt and writes
+Copies RUN_DIR/models/MODEL.pt to src/emovit/assets/bundled.pt and writes
 src/emovit/assets/MODEL_CARD.md from RUN_DIR/results.json, config.json and (when `emovit evaluate`
 has run) robustness-MODEL.json or robustness.json, so every number in the card comes from the run that produced
 the weights. A joined pair (`emovit join RUN_DIR/models/plain.pt TIMNET_RUN_DIR/models/timnet-mel-duo.pt --out
@@ -273,7 +273,7 @@ def main() -> None:
              if f.exists()]
     robustness = next((r for r in found if r["model"] == args.model), None)  # `emovit evaluate` of this model only
     ASSETS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(args.run / "models" / f"{args.model}.pt", ASSETS / "student.pt")
+    shutil.copyfile(args.run / "models" / f"{args.model}.pt", ASSETS / "bundled.pt")
     (ASSETS / "MODEL_CARD.md").write_text(card(results, config, args.command, args.model, robustness, temporal_config))
     print(f"bundled {args.run}/models/{args.model}.pt -> {ASSETS}")
 

@@ -8,7 +8,7 @@ pooled number is chosen partly by how well it knows the training speakers; the p
 part moved.
 
     python scripts/part_scores.py runs/bundle-paper-e20 --model plain --part val
-    python scripts/part_scores.py runs/bundle-paper-e20 --model src/emovit/assets/student.pt   # same split
+    python scripts/part_scores.py runs/bundle-paper-e20 --model src/emovit/assets/bundled.pt   # same split
 """
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ SETTINGS = ((4.0, 2.0), (4.0, 1.0), (3.0, 1.5), (2.0, 1.0), (2.0, 0.5), (1.5, 0.
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--model", type=Path, default=Path("src/emovit/assets/student.pt"))
+    parser.add_argument("--model", type=Path, default=Path("src/emovit/assets/bundled.pt"))
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     utterances = merge_corpora([index_corpus(name, args.data / folder).utterances for name, folder in CORPORA.items()])

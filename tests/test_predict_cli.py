@@ -93,7 +93,7 @@ def test_missing_model_exits_2(write_tone, tmp_path, monkeypatch):
     clip = write_tone("a.wav")
     result = predict(clip, "--model", tmp_path / "missing.pt")
     assert result.exit_code == 2 and "missing.pt: no such model file" in result.stderr
-    monkeypatch.setattr("emovit.inference.modelfile.BUNDLED_MODEL", tmp_path / "assets" / "student.pt")
+    monkeypatch.setattr("emovit.inference.modelfile.BUNDLED_MODEL", tmp_path / "assets" / "bundled.pt")
     result = predict(clip)
     assert result.exit_code == 2
     assert "no bundled model at" in result.stderr and "--model RUN_DIR_OR_FILE" in result.stderr

@@ -77,8 +77,8 @@ def test_model_file_errors(tmp_path):
 
 
 def test_bundled_model_missing_says_what_to_do(monkeypatch, tmp_path):
-    monkeypatch.setattr("emovit.inference.modelfile.BUNDLED_MODEL", tmp_path / "assets" / "student.pt")
-    with pytest.raises(ModelFileError, match=r"no bundled model at .*student.pt: pass --model RUN_DIR_OR_FILE"):
+    monkeypatch.setattr("emovit.inference.modelfile.BUNDLED_MODEL", tmp_path / "assets" / "bundled.pt")
+    with pytest.raises(ModelFileError, match=r"no bundled model at .*bundled.pt: pass --model RUN_DIR_OR_FILE"):
         Recognizer.load()
 
 

@@ -141,7 +141,7 @@ def test_state_dict_keys_are_those_of_the_bundled_model():
     from emovit.models.config import ModelConfig
     from emovit.models.registry import build_from_config
 
-    path = Path(emovit.__file__).parent / "assets" / "student.pt"
+    path = Path(emovit.__file__).parent / "assets" / "bundled.pt"
     if not path.exists():
         pytest.skip("no bundled model")
     blob = load_torch(path)

@@ -14,5 +14,5 @@ for pair in "paper-e20:runs/bundle-paper-e20" \
   OMP_NUM_THREADS=1 .venv/bin/emovit evaluate "$out" --model plain --precision fp32
   OMP_NUM_THREADS=1 .venv/bin/python scripts/part_scores.py "$out" --model plain > "$out/val-per-corpus.json"
 done
-OMP_NUM_THREADS=1 .venv/bin/python scripts/part_scores.py runs/bundle-paper-e20 --model src/emovit/assets/student.pt \
+OMP_NUM_THREADS=1 .venv/bin/python scripts/part_scores.py runs/bundle-paper-e20 --model src/emovit/assets/bundled.pt \
   > runs/bundle-paper-e20/val-per-corpus-shipped.json   # kept as benchmarks/bundle-6class-emovit/val-per-corpus.json

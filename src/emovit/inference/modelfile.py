@@ -1,7 +1,7 @@
 """The emovit model file: one `torch.save`d dict that rebuilds a trained network and everything
 needed to feed it (labels, the training split's normaliser, the front-end settings), so that a
 model runs anywhere without its run directory. `reproduce` and `compare` write one per model
-(RUN/models/NAME.pt); the package ships one (assets/student.pt)."""
+(RUN/models/NAME.pt); the package ships one (assets/bundled.pt)."""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -11,7 +11,7 @@ import torch
 
 from ..config import FrontEndSettings
 
-BUNDLED_MODEL = Path(__file__).resolve().parents[1] / "assets" / "student.pt"
+BUNDLED_MODEL = Path(__file__).resolve().parents[1] / "assets" / "bundled.pt"
 MODEL_FORMAT = "emovit-model/1"
 RUN_PREFERENCE = ("student", "plain", "teacher")  # which of RUN/models/*.pt a run directory stands for
 REQUIRED = ("model_config", "state_dict", "labels", "normalizer", "frontend")
