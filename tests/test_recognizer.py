@@ -149,6 +149,14 @@ def test_timeline_of_a_long_file(rec, write_tone):
     assert first.label == window.label and first.probabilities == pytest.approx(window.probabilities, abs=1e-4)
 
 
+def test_a_timeline_reads_three_quarters_of_the_clip_every_half_window_by_default(rec, write_tone):
+    result = rec.timeline(write_tone("long.wav", seconds=9.0))
+    assert rec.timeline_window == pytest.approx(3.0)
+    assert [t for s in result.timeline for t in (s.start, s.end)] == pytest.approx([0, 3, 1.5, 4.5, 3, 6, 4.5, 7.5, 6, 9])
+    assert [s.start for s in rec.timeline(write_tone("long.wav", seconds=9.0), window=2.0).timeline] == \
+        pytest.approx([0, 1, 2, 3, 4, 5, 6, 7])  # a window given: half of it between windows
+
+
 def test_timeline_keeps_the_tail_and_refuses_windows_longer_than_the_clip(rec, write_tone):
     result = rec.timeline(write_tone("odd.wav", seconds=5.0), window=4.0, hop=3.0)
     assert [t for s in result.timeline for t in (s.start, s.end)] == pytest.approx([0.0, 4.0, 3.0, 5.0])

@@ -191,7 +191,7 @@ def test_report_has_every_condition_and_answer_fractions_sum_to_one(result, rec)
     text = robustness_markdown(result)
     for name in cond:
         assert f"| {name} |" in text
-    assert "timeline (4 s / 2 s)" in text
+    assert "timeline (3 s / 1.5 s)" in text  # the recognizer's timeline default
 
 
 def test_full_and_crop_conditions_answer_as_predict_does(rec, corpus):

@@ -54,6 +54,7 @@ def test_health_and_labels(client):
     health = client.get("/v1/health").json()
     assert health["status"] == "ok" and health["model"] == "tiny.pt" and health["backend"] == "pytorch"
     assert health["labels"] == LABELS and health["clip_seconds"] == 4.0 and health["max_upload_bytes"] == LIMIT
+    assert health["timeline_window"] == 3.0  # the page starts from it
     assert client.get("/v1/labels").json() == {"labels": LABELS}
 
 

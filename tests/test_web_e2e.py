@@ -155,7 +155,7 @@ def test_upload_shows_bars_and_a_timeline(page, tmp_path):
     assert "long.wav (9.0 s)" in page.text_content("#source")
     assert page.is_visible("#timeline-box")
     assert page.locator("#timeline polyline").count() == len(LABELS)
-    assert page.locator("#timeline rect").count() == 4  # windows at 0, 2, 4, 6 s
+    assert page.locator("#timeline rect").count() == 5  # the default 3 s windows every 1.5 s: at 0, 1.5, 3, 4.5, 6 s
     assert page.text_content("#error") == ""
 
 

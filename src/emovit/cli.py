@@ -390,8 +390,9 @@ def predict(
                                          "with emovit."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list for scripts."),
     as_csv: bool = typer.Option(False, "--csv", help="Print CSV: file,label,duration,<one column per label>."),
-    window: Optional[float] = typer.Option(None, help="Files longer than this many seconds (at most 4) also get "
-                                           "a timeline: one verdict per window; the file's verdict is their mean."),
+    window: Optional[float] = typer.Option(None, help="Files longer than this many seconds (at most 4; 3 reads "
+                                           "continuous speech best) also get a timeline: one verdict per window; "
+                                           "the file's verdict is their mean."),
     hop: Optional[float] = typer.Option(None, help="Seconds between timeline windows (default: half the window)."),
     first_clip: bool = typer.Option(False, "--first-clip", help="Judge a recording longer than 4 s on its first 4 s "
                                     "only (the paper's crop) instead of averaged windows."),
@@ -495,8 +496,8 @@ def evaluate(
     run: Path = typer.Argument(..., help="A run directory of `emovit reproduce` or `emovit compare`."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Which of the run's models/NAME.pt (default: "
                                         "student, else plain, else teacher)."),
-    window: Optional[float] = typer.Option(None, help="Timeline window for the joined recordings (default: the "
-                                           "model's clip, 4 s)."),
+    window: Optional[float] = typer.Option(None, help="Timeline window for the joined recordings (default: a "
+                                           "timeline's, 3/4 of the model's clip: 3 s)."),
     hop: Optional[float] = typer.Option(None, help="Seconds between timeline windows (default: half the window)."),
     seed: int = typer.Option(0, help="Seed of the noise, and of the order in which clips are joined."),
     precision: Precision = None,

@@ -423,8 +423,8 @@ def evaluate_robustness(recognizer, items: list[tuple[str | os.PathLike, str]], 
     (items that could not be decoded: path and message) and ``definitions``.
 
     ``noise_reference`` (training-side utterances, required for speech-shaped noise) must not
-    share a file with ``items``.  ``window``/``hop`` default to the recognizer's clip length and
-    half of it.  Recordings are joined in a seeded random order, each closed once it reaches
+    share a file with ``items``.  ``window``/``hop`` default to the recognizer's timeline window and
+    half of it, what a user's timeline reads.  Recordings are joined in a seeded random order, each closed once it reaches
     ``joined_seconds``, with ``gap_seconds`` of silence between clips.
 
     ``speakers`` (the speaker of each item, any hashable value) is required for a recognizer of a per-speaker-normalised
@@ -439,7 +439,7 @@ def evaluate_robustness(recognizer, items: list[tuple[str | os.PathLike, str]], 
                          "evaluating it needs the speaker of every item (speakers=)")
     rate = recognizer.sample_rate
     labels = list(recognizer.labels)
-    window = float(recognizer.clip_seconds if window is None else window)
+    window = float(recognizer.timeline_window if window is None else window)
     hop = float(window / 2 if hop is None else hop)
 
     skipped = Counter(str(label) for _, label in items if str(label) not in labels)

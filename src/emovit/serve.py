@@ -1,7 +1,7 @@
 """HTTP service around a Recognizer: a JSON API for programs and a one-page web UI for people.
 
     GET  /             the page (src/emovit/web/index.html): pick a file or record the microphone
-    GET  /v1/health    {status, model, backend, labels, sample_rate, clip_seconds, max_upload_bytes}
+    GET  /v1/health    {status, model, backend, labels, sample_rate, clip_seconds, timeline_window, max_upload_bytes}
     GET  /v1/labels    {labels}
     POST /v1/predict   multipart field ``file``, or the raw bytes with Content-Type audio/* or
                        application/octet-stream; ``?window=&hop=`` adds a timeline
@@ -162,7 +162,7 @@ def create_app(recognizer: Recognizer, max_upload_bytes: int = 20 * MiB, max_sec
     async def health() -> dict:
         return {"status": "ok", "model": model_name, "backend": backend, "labels": recognizer.labels,
                 "sample_rate": recognizer.sample_rate, "clip_seconds": recognizer.clip_seconds,
-                "max_upload_bytes": max_upload_bytes, "max_seconds": max_seconds}
+                "timeline_window": recognizer.timeline_window, "max_upload_bytes": max_upload_bytes, "max_seconds": max_seconds}
 
     @app.get("/v1/labels")
     async def labels() -> dict:

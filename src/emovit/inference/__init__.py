@@ -3,7 +3,7 @@
     from emovit import Recognizer
     rec = Recognizer.load("runs/emodb")          # a run directory, a .pt or .onnx file, or None: the bundled model
     rec.predict("clip.wav").label
-    rec.timeline("interview.flac").timeline      # one Segment per 4 s window, 2 s apart
+    rec.timeline("interview.flac").timeline      # one Segment per 3 s window, 1.5 s apart
 
 `base` holds what every backend shares; `pytorch` and `onnx` are the backends, picked by the model
 file's suffix; `modelfile` is the model file format.
