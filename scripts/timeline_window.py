@@ -47,7 +47,8 @@ def main() -> int:
         row = {"window": window, "hop": hop}
         for part in ("val", "test"):
             items = [(u.path, u.label) for u in split.originals(part)]
-            joined = evaluate_robustness(recognizer, items, crops=(), snrs=(), noises=(), window=window, hop=hop)["joined"]
+            joined = evaluate_robustness(recognizer, items, crops=(), snrs=(), noises=(), narrow=False, window=window,
+                                         hop=hop)["joined"]
             row[part] = {k: joined[k] for k in ("timeline_wa", "timeline_ua", "timeline_n", "clip_wa", "clip_wa_scored",
                                                 "excluded_no_majority", "clips_scored", "clips")}
         rows.append(row)

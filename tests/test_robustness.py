@@ -14,8 +14,8 @@ from emovit.audio import load_audio
 from emovit.recognizer import Recognizer
 from emovit.robustness import (
     TARGETS, _wav_bytes, active_mask, add_noise_at_snr, centre_crop, evaluate_robustness, join_clips,
-    long_term_spectrum, majority_clip, measured_snr, robustness_markdown, speech_shaped_noise, targets_report,
-    white_noise,
+    long_term_spectrum, majority_clip, measured_snr, narrowband, robustness_markdown, speech_shaped_noise,
+    targets_report, white_noise,
 )
 from conftest import MODEL_LABELS as LABELS, write_model
 
@@ -172,7 +172,7 @@ def result(rec, corpus):
 def test_report_has_every_condition_and_answer_fractions_sum_to_one(result, rec):
     cond = result["conditions"]
     assert list(cond) == ["full", "crop_0.7s", "crop_1s", "crop_2s", "white_20dB", "white_10dB",
-                          "speech_20dB", "speech_10dB"]
+                          "speech_20dB", "speech_10dB", "narrowband_8kHz"]
     for name, c in cond.items():
         assert c["n"] == 9 and c["failed"] == 0, name
         assert set(c["answers"]) == set(rec.labels)
@@ -192,6 +192,21 @@ def test_report_has_every_condition_and_answer_fractions_sum_to_one(result, rec)
     for name in cond:
         assert f"| {name} |" in text
     assert "timeline (3 s / 1.5 s)" in text  # the recognizer's timeline default
+
+
+def test_narrowband_keeps_the_band_under_4_khz_and_removes_what_is_above():
+    t = np.arange(RATE) / RATE
+    low, high = np.sin(2 * np.pi * 1000 * t), np.sin(2 * np.pi * 6000 * t)
+    out = narrowband((0.3 * (low + high)).astype(np.float32), RATE)
+    assert out.shape == (RATE,) and out.dtype == np.float32
+    middle = slice(RATE // 4, 3 * RATE // 4)  # away from the resampler's edges
+    spectrum = np.abs(np.fft.rfft(out[middle]))
+    freqs = np.fft.rfftfreq(len(out[middle]), 1 / RATE)
+    at = lambda hz: spectrum[np.argmin(np.abs(freqs - hz))]  # noqa: E731
+    assert at(6000) < 1e-3 * at(1000)
+    assert np.allclose(out[middle], 0.3 * low[middle], atol=0.01)  # the band kept, at its level
+    with pytest.raises(ValueError, match="band_rate"):
+        narrowband(out, RATE, band_rate=RATE)
 
 
 def test_full_and_crop_conditions_answer_as_predict_does(rec, corpus):
@@ -221,10 +236,10 @@ def test_speech_noise_needs_a_reference_apart_from_the_test_items(rec, corpus):
         evaluate_robustness(rec, items, noises=("speech",), joined=False)
     with pytest.raises(ValueError, match="also test items"):
         evaluate_robustness(rec, items, noise_reference=reference + [items[0][0]], joined=False)
-    only_white = evaluate_robustness(rec, items, crops=(), noises=("white",), snrs=(10,), joined=False)
+    only_white = evaluate_robustness(rec, items, crops=(), noises=("white",), snrs=(10,), narrow=False, joined=False)
     assert list(only_white["conditions"]) == ["full", "white_10dB"] and only_white["joined"] is None
     no_snr = evaluate_robustness(rec, items, crops=(), snrs=(), joined=False)  # no SNR: no noise drawn, none needed
-    assert list(no_snr["conditions"]) == ["full"]
+    assert list(no_snr["conditions"]) == ["full", "narrowband_8kHz"]
 
 
 def test_targets_report_met_and_missed(result):

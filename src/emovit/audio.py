@@ -125,7 +125,8 @@ def _check_rate(rate: int, what: str, name: str) -> int:
     return rate
 
 
-def _resample(mono: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
+def resample(mono: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
+    """``mono`` at ``target_rate`` (float32, contiguous): the resampler every decoded file goes through."""
     if rate != target_rate:
         mono = soxr.resample(mono, rate, target_rate, quality=_RESAMPLE_QUALITY)
     return np.ascontiguousarray(mono, dtype=np.float32)
@@ -204,7 +205,7 @@ def _finish(mono: np.ndarray, rate: int, target_rate: int, name: str) -> np.ndar
     peak = float(np.abs(mono).max())
     if peak < SILENCE_PEAK:
         raise AudioError(f"{name}: is silent (peak {peak:.1e} < {SILENCE_PEAK:.0e})")
-    return _resample(mono, rate, target_rate)
+    return resample(mono, rate, target_rate)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -505,8 +505,8 @@ def evaluate(
                                        "(default: RUN/robustness.json), e.g. one per model of a run."),
 ):
     """Robustness of a trained run's model on its test part (every fold): centre crops of 0.7, 1 and 2 s,
-    white and speech-shaped noise at 20 and 10 dB SNR, and clips joined into ~60 s recordings read as a
-    timeline; writes RUN/robustness.json and robustness.md (or --out). A model trained with per-speaker
+    white and speech-shaped noise at 20 and 10 dB SNR, narrowband (8 kHz, telephone-rate) audio, and clips
+    joined into ~60 s recordings read as a timeline; writes RUN/robustness.json and robustness.md (or --out). A model trained with per-speaker
     normalisation is calibrated on each test speaker's clips in each condition."""
     from .evaluate import evaluate_run, robustness_report
     from .inference import ModelFileError

@@ -1,5 +1,5 @@
 """`emovit evaluate`: a trained run's model on its own test part under the conditions users meet
-and the corpora do not show: short crops, added noise, clips joined into a continuous recording
+and the corpora do not show: short crops, added noise, narrowband audio, clips joined into a continuous recording
 (`emovit.robustness`). Folds are evaluated one by one (each with its own model and test part) and
 summarised as mean +- std; speech-shaped noise takes its spectrum from the fold's training part. A model
 trained with per-speaker normalisation is calibrated on each test speaker's clips in each condition."""

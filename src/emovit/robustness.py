@@ -7,6 +7,8 @@ reports WA, UA and the answer distribution of a :class:`~emovit.recognizer.Recog
 - centre crops of 0.7, 1 and 2 s (:func:`centre_crop`; the model zero-pads them to 4 s);
 - the full clips with white or speech-shaped noise added at 20 and 10 dB SNR
   (:func:`add_noise_at_snr`, :func:`white_noise`, :func:`speech_shaped_noise`);
+- the full clips as a narrowband (telephone-rate, 8 kHz) recording gives them (:func:`narrowband`): a
+  recording condition none of the corpora has, and one a user meets;
 - recordings of about 60 s made by joining the test clips (:func:`join_clips`), classified window
   by window with :meth:`Recognizer.timeline`, each window scored against the clip that covers
   most of it.
@@ -29,6 +31,8 @@ Definitions (also written into every result under ``"definitions"``):
   part (:func:`evaluate_robustness` refuses an overlap): the spectrum then matches the corpus'
   speakers, microphones and language, which a fixed curve (ITU-T P.50) would not, and no test
   audio leaks into the corruption.
+- **Narrowband**: the clip resampled to 8 kHz and back with soxr ('HQ', as every decoded file is): nothing
+  above 4 kHz is left, as in a telephone or narrowband-codec recording; the level and the rest are unchanged.
 - **Window scoring** (joined recordings): a window is scored against the label of the clip that
   covers more than half of the window's duration; windows with no such clip (straddling two
   clips, or mostly gap) are excluded and counted.
@@ -61,7 +65,7 @@ import numpy as np
 import soundfile as sf
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
-from .audio import AudioError, load_audio
+from .audio import AudioError, load_audio, resample
 from .config import SAMPLE_RATE
 
 NOISES = ("white", "speech")
@@ -69,6 +73,7 @@ ACTIVE_FRAME_SECONDS = 0.02
 ACTIVE_FLOOR_DB = 40.0
 LTAS_FFT = 512  # 32 ms at 16 kHz
 JOINED_SECONDS = 60.0
+NARROWBAND_RATE = 8000  # a telephone line's sampling rate: speech up to 4 kHz
 
 TARGETS = {
     "crop_1s": 0.10,  # 1 s crops: WA at most 10 points below full clips
@@ -103,6 +108,18 @@ def centre_crop(wave: np.ndarray, seconds: float, rate: int) -> np.ndarray:
         return wave.copy()
     start = (len(wave) - n) // 2
     return wave[start:start + n].copy()
+
+
+def narrowband(wave: np.ndarray, rate: int, band_rate: int = NARROWBAND_RATE) -> np.ndarray:
+    """``wave`` as a recording at ``band_rate`` gives it, back at ``rate``: resampled down and up (soxr 'HQ'),
+    so nothing above ``band_rate / 2`` is left; the same length as ``wave``."""
+    wave = _wave(wave)
+    if not 0 < band_rate < rate:
+        raise ValueError(f"band_rate must be between 0 and the wave's rate {rate} Hz, got {band_rate}")
+    back = resample(resample(wave, rate, band_rate), band_rate, rate)
+    out = np.zeros(len(wave), dtype=np.float32)
+    out[:min(len(wave), len(back))] = back[:len(wave)]
+    return out
 
 
 def white_noise(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -407,7 +424,8 @@ def _key_seconds(seconds: float) -> str:
 
 def evaluate_robustness(recognizer, items: list[tuple[str | os.PathLike, str]], *,
                         crops: Sequence[float] = (0.7, 1.0, 2.0), snrs: Sequence[float] = (20, 10),
-                        noises: Sequence[str] = NOISES, joined: bool = True, window: float | None = None,
+                        noises: Sequence[str] = NOISES, narrow: bool = True, joined: bool = True,
+                        window: float | None = None,
                         hop: float | None = None, seed: int = 0,
                         noise_reference: list[str | os.PathLike] | None = None, batch_size: int = 32,
                         joined_seconds: float = JOINED_SECONDS, gap_seconds: float = 0.0,
@@ -417,8 +435,8 @@ def evaluate_robustness(recognizer, items: list[tuple[str | os.PathLike, str]], 
 
     Returns a JSON-ready dict: ``conditions`` (``full``, ``crop_<s>s``, ``<noise>_<snr>dB``, each
     with ``n``, ``wa``, ``ua``, ``answers`` (fraction of answers per model label, summing to 1),
-    ``top_answer`` and ``failed``), ``joined`` (timeline WA/UA over scored windows, windows excluded
-    for want of a majority clip, the per-clip WA/UA of all joined clips and of the scored ones),
+    ``top_answer`` and ``failed``; ``narrowband_8kHz`` with ``narrow``), ``joined`` (timeline WA/UA over
+    scored windows, windows excluded for want of a majority clip, the per-clip WA/UA of all joined clips and of the scored ones),
     ``skipped_labels`` (labels the model does not know: items skipped, per label), ``decode_failures``
     (items that could not be decoded: path and message) and ``definitions``.
 
@@ -497,6 +515,10 @@ def evaluate_robustness(recognizer, items: list[tuple[str | os.PathLike, str]], 
             conditions[f"{noise_name}_{snr:g}dB"] = _condition(
                 recognizer, noisy, truth, batch_size, by_speaker, kind="noise", noise=noise_name,
                 snr_db=float(snr))[0]
+    if narrow:
+        conditions[f"narrowband_{NARROWBAND_RATE // 1000}kHz"] = _condition(
+            recognizer, [narrowband(w, rate) for w in waves], truth, batch_size, by_speaker, kind="narrowband",
+            band_rate=NARROWBAND_RATE)[0]
 
     result: dict = {
         "model": {"path": str(recognizer.path or ""), "labels": labels,
@@ -519,6 +541,8 @@ def evaluate_robustness(recognizer, items: list[tuple[str | os.PathLike, str]], 
             "speech_noise": f"white Gaussian noise filtered by the sqrt of the long-term average power spectrum "
                             f"({LTAS_FFT}-point Hann frames, hop {LTAS_FFT // 2}) of the noise_reference "
                             "utterances (training side, no test file)",
+            "narrowband": f"resampled to {NARROWBAND_RATE} Hz and back (soxr HQ): nothing above "
+                          f"{NARROWBAND_RATE // 2} Hz, as a telephone-rate recording",
             "window_scoring": "a timeline window is scored against the clip covering more than half of it; "
                               "windows without such a clip are excluded and counted",
         },
@@ -630,6 +654,6 @@ def robustness_markdown(result: dict) -> str:
 
 __all__ = [
     "LongTermSpectrum", "NOISES", "TARGETS", "active_mask", "add_noise_at_snr", "centre_crop", "evaluate_robustness",
-    "join_clips", "long_term_spectrum", "majority_clip", "measured_snr", "robustness_markdown", "shape_noise",
-    "speech_shaped_noise", "targets_report", "white_noise",
+    "join_clips", "long_term_spectrum", "majority_clip", "measured_snr", "narrowband", "robustness_markdown",
+    "shape_noise", "speech_shaped_noise", "targets_report", "white_noise",
 ]
