@@ -82,6 +82,8 @@ VARIANTS = {
         VALIDATION_PICK,
     "validation's pick with the weight average off too (it raised validation UA on 3 of 3 splits)": {
         **VALIDATION_PICK, "stage.ema_decay": 0.0},
+    "+ band limit: the mel bins above a random cutoff of 3.4-8 kHz silenced on half the images (narrowband audio)": {
+        "stage.band_prob": 0.5},
 }
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from emovit.batch_augment import (SETTINGS, BatchAugment, freq_warp, mixup, random_crop, sample_beta,
+from emovit.batch_augment import (SETTINGS, BatchAugment, band_limit, freq_warp, mixup, random_crop, sample_beta,
                                   silence_level, soft_cross_entropy, spec_augment)
 
 FILL = silence_level(mean=-40.0, std=20.0)  # -2.0: below anything randn draws in these tests, in practice
@@ -284,6 +284,43 @@ def test_batch_augment_warps_after_the_crop_and_replays_by_seed():
     assert torch.equal(out, expected) and torch.equal(aug(x, y, 4, gen())[0], out)
 
 
+# ---- band limit
+
+
+def test_band_limit_silences_every_bin_from_a_cutoff_up_and_keeps_the_rest():
+    x = images(b=64, h=32, w=16)
+    out = band_limit(x, gen(), 1.0, 20, FILL)
+    assert out.shape == x.shape and not torch.equal(out, x)
+    cutoffs = []
+    for image, before in zip(out[:, 0], x[:, 0]):
+        silent = (image == FILL).all(dim=1)  # (H,): rows that are silence on every frame
+        k = int(silent.to(torch.int).argmax()) if silent.any() else image.shape[0]
+        assert silent[k:].all() and torch.equal(image[:k], before[:k])  # one cutoff: below kept, above silenced
+        cutoffs.append(k)
+    assert min(cutoffs) >= 20 and len(set(cutoffs)) > 5  # at least min_bins kept, the cutoff drawn per image
+    assert 32 in cutoffs  # k = H: the image unchanged
+
+
+def test_band_limit_prob_per_image_off_and_bad_settings():
+    x = images(b=200, h=32, w=8)
+    out = band_limit(x, gen(), 0.3, 1, FILL)
+    changed = (out != x).flatten(1).any(dim=1).float().mean()
+    assert 0.15 < float(changed) < 0.45  # about prob, less the draws of k = H
+    assert torch.equal(band_limit(x, gen(), 0.0, 1, FILL), x)
+    for prob, bins in ((1.5, 4), (-0.1, 4), (0.5, 0), (0.5, 33)):
+        with pytest.raises(ValueError):
+            band_limit(x, gen(), prob, bins, FILL)
+
+
+def test_batch_augment_band_limits_after_the_warp_and_before_the_masks():
+    x, y = images(b=8, h=32, w=64), torch.arange(8) % 4
+    aug = BatchAugment(freq_warp=0.1, band_prob=1.0, band_min_bins=16, freq_masks=1, freq_width=3, fill=FILL)
+    out, _ = aug(x, y, 4, gen())
+    g = gen()
+    expected = spec_augment(band_limit(freq_warp(x, g, 0.1, FILL), g, 1.0, 16, FILL), g, 1, 3, 0, 0, FILL)
+    assert aug.enabled and torch.equal(out, expected)
+
+
 # ---- BatchAugment
 
 
@@ -325,7 +362,7 @@ def test_batch_augment_crop_then_masks_without_mixup():
 
 def test_batch_augment_settings_match_stage_fields_and_validate():
     assert SETTINGS == ("freq_masks", "freq_width", "time_masks", "time_width", "crop_min_frames", "crop_prob",
-                        "freq_warp", "mixup_alpha", "mixup_prob")
+                        "freq_warp", "band_prob", "band_min_bins", "mixup_alpha", "mixup_prob")
 
     from emovit.config import StageConfig
 
@@ -333,10 +370,15 @@ def test_batch_augment_settings_match_stage_fields_and_validate():
     assert (aug.freq_masks, aug.freq_width, aug.crop_prob, aug.fill, aug.time_masks) == (2, 10, 0.5, -1.5, 0)
     assert all(hasattr(StageConfig(), name) for name in SETTINGS)
     for bad in ({"freq_masks": -1}, {"crop_prob": 1.5}, {"crop_min_frames": 0}, {"mixup_prob": 0.5},
-                {"mixup_alpha": -1.0}, {"freq_warp": 1.0}, {"freq_warp": -0.1}):
+                {"mixup_alpha": -1.0}, {"freq_warp": 1.0}, {"freq_warp": -0.1}, {"band_prob": 1.5},
+                {"band_min_bins": 0}):
         with pytest.raises(ValueError):
             BatchAugment(**bad)
     for bad in ({"freq_warp": 1.0}, {"freq_warp": -0.1}):
         with pytest.raises(ValueError, match="freq_warp"):
             StageConfig(**bad)
+    for bad in ({"band_prob": -0.1}, {"band_min_bins": 0}):
+        with pytest.raises(ValueError, match="band_"):
+            StageConfig(**bad)
     assert StageConfig(freq_warp=0.1).augments_batches and not StageConfig().augments_batches
+    assert StageConfig(band_prob=0.5).augments_batches

@@ -8,8 +8,9 @@ replays exactly.
   spec_augment   SpecAugment frequency and time masks (Park et al. 2019)
   random_crop    a random span of the utterance at a random place of the 4 s frame (short utterances)
   freq_warp      the mel axis stretched or squeezed by a random factor (other vocal tracts, after VTLP)
+  band_limit     the top mel bins silenced above a random cutoff (narrowband recordings: telephone, codecs)
   mixup          convex combinations of pairs of images and of their labels (Zhang et al. 2018)
-  BatchAugment   all of them from plain settings: crop, then warp, then masks, then (sometimes) mixup
+  BatchAugment   all of them from plain settings: crop, warp, band limit, masks, then (sometimes) mixup
 
 Images are (B, C, H, W) with H mel bands and W frames (the paper's log-Mel images are (B, 1, 128, 128):
 128 frames for 4 s, so 32 frames a second). "Silence" is the value of the 80 dB floor: the images are in
@@ -28,12 +29,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-__all__ = ["silence_level", "spec_augment", "random_crop", "freq_warp", "mixup", "sample_beta",
+__all__ = ["silence_level", "spec_augment", "random_crop", "freq_warp", "band_limit", "mixup", "sample_beta",
            "soft_cross_entropy", "BatchAugment", "SETTINGS"]
 
 # BatchAugment's settings, named as the StageConfig fields they will become
 SETTINGS = ("freq_masks", "freq_width", "time_masks", "time_width", "crop_min_frames", "crop_prob",
-            "freq_warp", "mixup_alpha", "mixup_prob")
+            "freq_warp", "band_prob", "band_min_bins", "mixup_alpha", "mixup_prob")
 
 
 def silence_level(mean: float, std: float, top_db: float = 80.0) -> float:
@@ -192,6 +193,38 @@ def freq_warp(x: torch.Tensor, generator: torch.Generator | None, max_warp: floa
 
 
 # ----------------------------------------------------------------------------------------------
+# band limit
+
+
+def band_limit(x: torch.Tensor, generator: torch.Generator | None, prob: float, min_bins: int,
+               fill: float) -> torch.Tensor:
+    """Narrowband recordings: the mel bins above a random cutoff silenced.
+
+    Why: the corpora are wideband (16 kHz and more), while telephone lines and narrowband codecs keep nothing
+    above 4 kHz (3.4 kHz on a classic line, 7 kHz in wideband telephony); a network that learnt cues up there
+    drifts when they are gone (BENCHMARKS.md: the bundled pair loses 15 points on audio resampled to 8 kHz and
+    back). What: with probability `prob`, independently per image of `x` (B, [C,] H, W), a count k uniform in
+    [min_bins, H] of the lowest mel bins is kept and every bin from k up is `fill` (silence in normalised units,
+    :func:`silence_level`), on every channel and frame: the image a recording with that bandwidth gives, as the
+    log-Mel images are in dB below the clip's peak, which the low bins hold. For the paper's 128 Slaney bins at
+    16 kHz, bin 93 starts at 3.4 kHz and bin 100 at 4 kHz. k = H leaves an image unchanged.
+    Returns a new tensor of `x`'s shape; `x` is untouched.
+    """
+    _check_images(x)
+    b, h = x.shape[0], x.shape[-2]
+    if not 1 <= min_bins <= h:
+        raise ValueError(f"min_bins must be in [1, {h}] (the image's mel bins), not {min_bins}")
+    if not 0.0 <= prob <= 1.0:
+        raise ValueError(f"prob must be in [0, 1], not {prob}")
+    if prob == 0.0 or b == 0:
+        return x.clone()
+    apply = _rand(b, generator, x) < prob
+    kept = _randint(min_bins, h, (b,), generator, x)
+    above = (torch.arange(h, device=x.device)[None, :] >= kept[:, None]) & apply[:, None]  # (B, H)
+    return x.masked_fill(above.reshape(b, *([1] * (x.dim() - 3)), h, 1), fill)
+
+
+# ----------------------------------------------------------------------------------------------
 # mixup
 
 
@@ -277,7 +310,8 @@ class BatchAugment:
     """The batch augmentations of a training step, from plain settings (named as StageConfig fields).
 
     Calling it on a batch applies, in this order: :func:`random_crop` (crop_prob per image, spans of at
-    least crop_min_frames), :func:`freq_warp` (factors within 1 +- freq_warp), :func:`spec_augment`
+    least crop_min_frames), :func:`freq_warp` (factors within 1 +- freq_warp), :func:`band_limit` (band_prob per
+    image, at least band_min_bins mel bins kept), :func:`spec_augment`
     (freq_masks bands of up to freq_width mel bins and time_masks spans of up to time_width frames per
     image), then, with probability mixup_prob for the whole batch, :func:`mixup` with Beta(mixup_alpha,
     mixup_alpha). Every setting's default is off; with all of them off a call returns `x` itself and
@@ -294,6 +328,8 @@ class BatchAugment:
     crop_min_frames: int = 16  # 0.5 s of the paper's 4 s / 128-frame images
     crop_prob: float = 0.0
     freq_warp: float = 0.0
+    band_prob: float = 0.0
+    band_min_bins: int = 93  # 3.4 kHz, a telephone line's top, for the paper's 128 Slaney bins at 16 kHz
     mixup_alpha: float = 0.0
     mixup_prob: float = 0.0
     fill: float = 0.0
@@ -302,9 +338,10 @@ class BatchAugment:
         for name in ("freq_masks", "freq_width", "time_masks", "time_width"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, not {getattr(self, name)}")
-        if self.crop_min_frames < 1:
-            raise ValueError(f"crop_min_frames must be >= 1, not {self.crop_min_frames}")
-        for name in ("crop_prob", "mixup_prob"):
+        if self.crop_min_frames < 1 or self.band_min_bins < 1:
+            raise ValueError(f"crop_min_frames and band_min_bins must be >= 1, not {self.crop_min_frames} and "
+                             f"{self.band_min_bins}")
+        for name in ("crop_prob", "band_prob", "mixup_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
         if not 0.0 <= self.freq_warp < 1.0:
@@ -326,7 +363,7 @@ class BatchAugment:
     @property
     def enabled(self) -> bool:
         """Whether a call can change anything."""
-        return self.crop_prob > 0 or self.freq_warp > 0 or self.masks or self.mixup_prob > 0
+        return self.crop_prob > 0 or self.freq_warp > 0 or self.band_prob > 0 or self.masks or self.mixup_prob > 0
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, num_classes: int,
                  generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -337,6 +374,8 @@ class BatchAugment:
             x = random_crop(x, generator, min(self.crop_min_frames, x.shape[-1]), self.crop_prob, self.fill)
         if self.freq_warp > 0:
             x = freq_warp(x, generator, self.freq_warp, self.fill)
+        if self.band_prob > 0:
+            x = band_limit(x, generator, self.band_prob, min(self.band_min_bins, x.shape[-2]), self.fill)
         if self.masks:
             x = spec_augment(x, generator, self.freq_masks, self.freq_width, self.time_masks, self.time_width,
                              self.fill)

@@ -233,6 +233,8 @@ class StageConfig:
     crop_prob: float = 0.0  # with this probability keep a random span of >= crop_min_frames frames (16: 0.5 s
     crop_min_frames: int = 16  # of a 4 s image), placed anywhere in the frame, silence elsewhere (short utterances)
     freq_warp: float = 0.0  # > 0: each image's mel axis scaled by a factor in 1 +- this (other vocal tracts)
+    band_prob: float = 0.0  # with this probability the mel bins above a random cutoff are silenced, at least
+    band_min_bins: int = 93  # this many kept (93 of 128: 3.4 kHz): narrowband recordings, telephone and codecs
     mixup_alpha: float = 0.0  # mixup with Beta(alpha, alpha) weights on a fraction mixup_prob of batches
     mixup_prob: float = 0.0
     select: str = "best"  # "best" validation epoch or "last"
@@ -242,8 +244,9 @@ class StageConfig:
 
     @property
     def augments_batches(self) -> bool:
-        """Whether a step changes its images or labels (masks, crops, warps, mixup)."""
-        return bool(self.freq_masks or self.time_masks or self.crop_prob or self.freq_warp or self.mixup_prob)
+        """Whether a step changes its images or labels (masks, crops, warps, band limits, mixup)."""
+        return bool(self.freq_masks or self.time_masks or self.crop_prob or self.freq_warp or self.band_prob
+                    or self.mixup_prob)
 
     def __post_init__(self):
         if self.select not in SELECTIONS:
@@ -256,7 +259,7 @@ class StageConfig:
             raise ValueError(f"views must be at least 1 (or None for all), not {self.views}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr_halve_every < 1:
             raise ValueError("epochs, batch_size and lr_halve_every must be at least 1")
-        for name in ("label_smoothing", "crop_prob", "mixup_prob"):
+        for name in ("label_smoothing", "crop_prob", "band_prob", "mixup_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
         if not 0.0 <= self.freq_warp < 1.0:
@@ -277,6 +280,8 @@ class StageConfig:
             raise ValueError("kd_weight and warmup_epochs must be at least 0, kd_temperature above 0")
         if min(self.freq_masks, self.freq_width, self.time_masks, self.time_width) < 0 or self.crop_min_frames < 1:
             raise ValueError("mask counts and widths must be at least 0, crop_min_frames at least 1")
+        if self.band_min_bins < 1:
+            raise ValueError(f"band_min_bins must be at least 1, not {self.band_min_bins}")
 
 
 

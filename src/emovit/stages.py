@@ -285,9 +285,9 @@ def _step_inputs(data: StageData, batch: torch.Tensor, share: torch.Tensor, view
 def check_stage(kind: str, config: StageConfig, data: StageData) -> None:
     """Refuse settings a stage cannot honour, with the reason."""
     if config.augments_batches and kind != "ce":
-        raise ValueError("masks, crops and mixup change the images a step sees, but this stage matches the frozen "
-                         "teacher's features of the unchanged images: use them in CE-only stages (teacher, plain), "
-                         "e.g. through the recipe's per_model settings")
+        raise ValueError("masks, crops, warps, band limits and mixup change the images a step sees, but this stage "
+                         "matches the frozen teacher's features of the unchanged images: use them in CE-only stages "
+                         "(teacher, plain), e.g. through the recipe's per_model settings")
     if config.kd_weight and kind == "l1":
         raise ValueError("kd_weight distils logits in a stage with labels, not in the matching stage")
     if config.kd_weight and data.train_target_logits is None:
