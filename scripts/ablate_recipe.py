@@ -31,6 +31,7 @@ WARM_START = {"init_from": "runs/pretrain-savee-ravdess/models/plain.pt"}
 WARM_START_SPEAKER = {"init_from": "runs/pretrain-savee-ravdess-speaker/models/plain.pt", "normalization": "speaker"}
 # the student-level network pre-trained the same way (benchmarks/pretrain/commands.sh emodb level)
 WARM_START_LEVEL = {"init_from": "runs/pretrain-savee-ravdess-level/models/plain.pt", "student_network": "student-level"}
+NARROWBAND = "narrowband_8kHz"  # emovit evaluate's condition name
 HALF_CROPS = {"stage.crop_prob": 0.5, "stage.crop_min_frames": 16}
 # the two switches of recipe emovit that raised validation UA on EmoDB's speaker splits (variants 3 and 6)
 VALIDATION_PICK = {"stage.freq_masks": 0, "stage.time_masks": 0, "stage.label_smoothing": 0.0}
@@ -152,7 +153,8 @@ def run_all(args, runs) -> None:
 def table(runs) -> str:
     """The ablation table of the finished runs; where every split of a variant has an `emovit evaluate`
     robustness.json, its means (WA) beside: 1 s and 0.7 s centre crops, 10 dB of white and of
-    speech-shaped noise, joined clips read as a timeline, and the range over splits of the 0.7 s top answer.
+    speech-shaped noise, joined clips read as a timeline, and the range over splits of the 0.7 s top answer;
+    narrowband audio too where a robustness.json has it (evaluated since 2026-12-07).
     Reads a run directory as emovit writes it or as scripts/keep_run.sh keeps it."""
     by_variant: dict[str, list[dict]] = {}
     for variant, split, arguments in runs:
@@ -169,10 +171,12 @@ def table(runs) -> str:
             row["robustness"] = json.loads((out / "robustness.json").read_text())["splits"]["split"]
         by_variant.setdefault(variant, []).append(row)
     robust = any("robustness" in r for rows in by_variant.values() for r in rows)
+    narrow = any(NARROWBAND in r["robustness"]["conditions"] for rows in by_variant.values() for r in rows
+                 if "robustness" in r)
     lines = ["| variant | splits | validation UA | test WA | test UA | validation UA per split |"
              + (" 1 s crops | 0.7 s crops (top answer) | white 10 dB | speech-shaped 10 dB (top answer) | timeline |"
-                if robust else ""),
-             "|---|---|---|---|---|---|" + ("---|" * 5 if robust else "")]
+                if robust else "") + (" narrowband 8 kHz (top answer) |" if narrow else ""),
+             "|---|---|---|---|---|---|" + ("---|" * 5 if robust else "") + ("---|" if narrow else "")]
     for variant, rows in by_variant.items():
         cells = []
         for key in ("val_ua", "wa", "ua"):
@@ -181,15 +185,15 @@ def table(runs) -> str:
         per_split = ", ".join(f"{r['val_ua']:.3f}" for r in rows)
         line = f"| {variant} | {', '.join(r['split'] for r in rows)} | " + " | ".join(cells) + f" | {per_split} |"
         if robust:
-            line += robustness_cells([r.get("robustness") for r in rows])
+            line += robustness_cells([r.get("robustness") for r in rows], narrow)
         lines.append(line)
     return "\n".join(lines) + "\n"
 
 
-def robustness_cells(splits: list[dict | None]) -> str:
+def robustness_cells(splits: list[dict | None], narrow: bool = False) -> str:
     """The robustness columns of one variant: means over its splits, or dashes where a split has none."""
     if any(s is None for s in splits):
-        return " – |" * 5
+        return " – |" * (6 if narrow else 5)
     conditions = [s["conditions"] for s in splits]
 
     def cell(name: str, top: bool = False) -> str:
@@ -197,8 +201,11 @@ def robustness_cells(splits: list[dict | None]) -> str:
         return f"{text} ({top_answer([c[name]['top_answer'] for c in conditions])})" if top else text
 
     timeline = np.mean([s["joined"]["timeline_wa"] for s in splits])
-    return (f" {cell('crop_1s')} | {cell('crop_0.7s', top=True)} | {cell('white_10dB')} | "
-            f"{cell('speech_10dB', top=True)} | {timeline:.3f} |")
+    out = (f" {cell('crop_1s')} | {cell('crop_0.7s', top=True)} | {cell('white_10dB')} | "
+           f"{cell('speech_10dB', top=True)} | {timeline:.3f} |")
+    if narrow:
+        out += f" {cell(NARROWBAND, top=True)} |" if all(NARROWBAND in c for c in conditions) else " – |"
+    return out
 
 
 def top_answer(tops: list[dict]) -> str:

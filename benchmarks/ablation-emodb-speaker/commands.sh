@@ -103,7 +103,15 @@ for v in 5 3 4 6 8 9 32 33 34; do
       --splits speaker:0,speaker:1,speaker:2 --variants $v --val-speakers 2 --parallel 1
   for s in 0 1 2; do .venv/bin/emovit evaluate runs/ablation-si2-val2/v$v-speaker-s$s --model plain --precision fp32; done
 done
-# The four tables again, robustness columns included (means over the splits of each run's robustness.json,
+# a band limit for narrowband audio (35: the mel bins above a random cutoff of 3.4-8 kHz silenced on half the images)
+# beside the paper-e20 recipe rerun, both evaluated with narrowband audio (AMD EPYC with AVX-512, no AMX, fp32,
+# 2026-12-07)
+.venv/bin/python scripts/ablate_recipe.py --out runs/ablation-paper-val2-band --recipe paper-e20 --corpus emodb \
+    --root ../shared/data/emodb --splits speaker:0,speaker:1,speaker:2 --variants 0,35 --val-speakers 2 --parallel 1
+for s in 0 1 2; do for v in v0 v35; do
+  .venv/bin/emovit evaluate runs/ablation-paper-val2-band/$v-speaker-s$s --model plain --precision fp32
+done; done
+# The five tables again, robustness columns included (means over the splits of each run's robustness.json,
 # the 0.7 s and speech-noise top answers as ranges), read from the outputs kept in this folder: no run needed
 B=benchmarks/ablation-emodb-speaker
 T=(--corpus emodb --root ../shared/data/emodb --splits speaker:0,speaker:1,speaker:2 --table-only)
@@ -111,3 +119,4 @@ T=(--corpus emodb --root ../shared/data/emodb --splits speaker:0,speaker:1,speak
 .venv/bin/python scripts/ablate_recipe.py --out $B/paper-e20 --recipe paper-e20 "${T[@]}" --variants 0,18,23,24,25
 .venv/bin/python scripts/ablate_recipe.py --out $B/paper-e20-val2 --recipe paper-e20 "${T[@]}" --variants 0,23,18,26,27,28,10,29,30,31 --val-speakers 2
 .venv/bin/python scripts/ablate_recipe.py --out $B/val2 "${T[@]}" --variants 0,5,3,4,6,8,9,32,33,34,18,27,30 --val-speakers 2
+.venv/bin/python scripts/ablate_recipe.py --out $B/paper-e20-val2-band --recipe paper-e20 "${T[@]}" --variants 0,35 --val-speakers 2
