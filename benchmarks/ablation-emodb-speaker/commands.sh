@@ -111,10 +111,10 @@ done
 for s in 0 1 2; do for v in v0 v35; do
   .venv/bin/emovit evaluate runs/ablation-paper-val2-band/$v-speaker-s$s --model plain --precision fp32
 done; done
-# the band limit (35) under recipe emovit beside the recipe rerun (0), splits 0 and 1 so far (same machine, 2026-12-07)
+# the band limit (35) under recipe emovit beside the recipe rerun (0) (same machine, 2026-12-07)
 .venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2-val2 --corpus emodb --root ../shared/data/emodb \
-    --splits speaker:0,speaker:1 --variants 35,0 --val-speakers 2 --parallel 1
-for s in 0 1; do for v in v0 v35; do
+    --splits speaker:0,speaker:1,speaker:2 --variants 35,0 --val-speakers 2 --parallel 1
+for s in 0 1 2; do for v in v0 v35; do
   .venv/bin/emovit evaluate runs/ablation-si2-val2/$v-speaker-s$s --model plain --precision fp32
 done; done
 # The six tables again, robustness columns included (means over the splits of each run's robustness.json,
@@ -126,5 +126,4 @@ T=(--corpus emodb --root ../shared/data/emodb --splits speaker:0,speaker:1,speak
 .venv/bin/python scripts/ablate_recipe.py --out $B/paper-e20-val2 --recipe paper-e20 "${T[@]}" --variants 0,23,18,26,27,28,10,29,30,31 --val-speakers 2
 .venv/bin/python scripts/ablate_recipe.py --out $B/val2 "${T[@]}" --variants 0,5,3,4,6,8,9,32,33,34,18,27,30 --val-speakers 2
 .venv/bin/python scripts/ablate_recipe.py --out $B/paper-e20-val2-band --recipe paper-e20 "${T[@]}" --variants 0,35 --val-speakers 2
-.venv/bin/python scripts/ablate_recipe.py --out $B/val2-band --corpus emodb --root ../shared/data/emodb \
-    --splits speaker:0,speaker:1 --table-only --variants 0,35 --val-speakers 2
+.venv/bin/python scripts/ablate_recipe.py --out $B/val2-band "${T[@]}" --variants 0,35 --val-speakers 2
