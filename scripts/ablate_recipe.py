@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from emovit.config import load_recipe
+from emovit.robustness import NARROWBAND
 
 # the student pre-trained on SAVEE + RAVDESS (benchmarks/pretrain/commands.sh emodb), and recipe emovit's crops
 WARM_START = {"init_from": "runs/pretrain-savee-ravdess/models/plain.pt"}
@@ -31,7 +32,6 @@ WARM_START = {"init_from": "runs/pretrain-savee-ravdess/models/plain.pt"}
 WARM_START_SPEAKER = {"init_from": "runs/pretrain-savee-ravdess-speaker/models/plain.pt", "normalization": "speaker"}
 # the student-level network pre-trained the same way (benchmarks/pretrain/commands.sh emodb level)
 WARM_START_LEVEL = {"init_from": "runs/pretrain-savee-ravdess-level/models/plain.pt", "student_network": "student-level"}
-NARROWBAND = "narrowband_8kHz"  # emovit evaluate's condition name
 HALF_CROPS = {"stage.crop_prob": 0.5, "stage.crop_min_frames": 16}
 # the two switches of recipe emovit that raised validation UA on EmoDB's speaker splits (variants 3 and 6)
 VALIDATION_PICK = {"stage.freq_masks": 0, "stage.time_masks": 0, "stage.label_smoothing": 0.0}

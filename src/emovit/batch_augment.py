@@ -70,6 +70,15 @@ def _check_images(x: torch.Tensor) -> None:
         raise ValueError(f"expected a batch of images (B, [C,] H, W), got shape {tuple(x.shape)}")
 
 
+def _check_share(prob: float, minimum: int, name: str, size: int, unit: str) -> None:
+    """An augmentation applied to a share `prob` of the images, keeping at least `minimum` of `size` rows or
+    columns (its `name`, counted in `unit`)."""
+    if not 1 <= minimum <= size:
+        raise ValueError(f"{name} must be in [1, {size}] (the image's {unit}), not {minimum}")
+    if not 0.0 <= prob <= 1.0:
+        raise ValueError(f"prob must be in [0, 1], not {prob}")
+
+
 # ----------------------------------------------------------------------------------------------
 # SpecAugment
 
@@ -131,10 +140,7 @@ def random_crop(x: torch.Tensor, generator: torch.Generator | None, min_frames: 
     """
     _check_images(x)
     b, w = x.shape[0], x.shape[-1]
-    if not 1 <= min_frames <= w:
-        raise ValueError(f"min_frames must be in [1, {w}] (the image's frames), not {min_frames}")
-    if not 0.0 <= prob <= 1.0:
-        raise ValueError(f"prob must be in [0, 1], not {prob}")
+    _check_share(prob, min_frames, "min_frames", w, "frames")
     if prob == 0.0 or b == 0:
         return x.clone()
     apply = _rand(b, generator, x) < prob
@@ -212,10 +218,7 @@ def band_limit(x: torch.Tensor, generator: torch.Generator | None, prob: float, 
     """
     _check_images(x)
     b, h = x.shape[0], x.shape[-2]
-    if not 1 <= min_bins <= h:
-        raise ValueError(f"min_bins must be in [1, {h}] (the image's mel bins), not {min_bins}")
-    if not 0.0 <= prob <= 1.0:
-        raise ValueError(f"prob must be in [0, 1], not {prob}")
+    _check_share(prob, min_bins, "min_bins", h, "mel bins")
     if prob == 0.0 or b == 0:
         return x.clone()
     apply = _rand(b, generator, x) < prob

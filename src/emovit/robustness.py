@@ -74,6 +74,7 @@ ACTIVE_FLOOR_DB = 40.0
 LTAS_FFT = 512  # 32 ms at 16 kHz
 JOINED_SECONDS = 60.0
 NARROWBAND_RATE = 8000  # a telephone line's sampling rate: speech up to 4 kHz
+NARROWBAND = f"narrowband_{NARROWBAND_RATE // 1000}kHz"  # its condition's name in a result
 
 TARGETS = {
     "crop_1s": 0.10,  # 1 s crops: WA at most 10 points below full clips
@@ -425,8 +426,7 @@ def _key_seconds(seconds: float) -> str:
 def evaluate_robustness(recognizer, items: list[tuple[str | os.PathLike, str]], *,
                         crops: Sequence[float] = (0.7, 1.0, 2.0), snrs: Sequence[float] = (20, 10),
                         noises: Sequence[str] = NOISES, narrow: bool = True, joined: bool = True,
-                        window: float | None = None,
-                        hop: float | None = None, seed: int = 0,
+                        window: float | None = None, hop: float | None = None, seed: int = 0,
                         noise_reference: list[str | os.PathLike] | None = None, batch_size: int = 32,
                         joined_seconds: float = JOINED_SECONDS, gap_seconds: float = 0.0,
                         speakers: Sequence | None = None) -> dict:
@@ -436,14 +436,15 @@ def evaluate_robustness(recognizer, items: list[tuple[str | os.PathLike, str]], 
     Returns a JSON-ready dict: ``conditions`` (``full``, ``crop_<s>s``, ``<noise>_<snr>dB``, each
     with ``n``, ``wa``, ``ua``, ``answers`` (fraction of answers per model label, summing to 1),
     ``top_answer`` and ``failed``; ``narrowband_8kHz`` with ``narrow``), ``joined`` (timeline WA/UA over
-    scored windows, windows excluded for want of a majority clip, the per-clip WA/UA of all joined clips and of the scored ones),
+    scored windows, windows excluded for want of a majority clip, the per-clip WA/UA of all joined clips
+    and of the scored ones),
     ``skipped_labels`` (labels the model does not know: items skipped, per label), ``decode_failures``
     (items that could not be decoded: path and message) and ``definitions``.
 
     ``noise_reference`` (training-side utterances, required for speech-shaped noise) must not
-    share a file with ``items``.  ``window``/``hop`` default to the recognizer's timeline window and
-    half of it, what a user's timeline reads.  Recordings are joined in a seeded random order, each closed once it reaches
-    ``joined_seconds``, with ``gap_seconds`` of silence between clips.
+    share a file with ``items``.  ``window``/``hop`` default to what a user's timeline reads
+    (:meth:`Recognizer.timeline_span`).  Recordings are joined in a seeded random order, each closed once
+    it reaches ``joined_seconds``, with ``gap_seconds`` of silence between clips.
 
     ``speakers`` (the speaker of each item, any hashable value) is required for a recognizer of a per-speaker-normalised
     model and ignored otherwise: each speaker's clips are then read after calibrating on them, in
@@ -457,8 +458,7 @@ def evaluate_robustness(recognizer, items: list[tuple[str | os.PathLike, str]], 
                          "evaluating it needs the speaker of every item (speakers=)")
     rate = recognizer.sample_rate
     labels = list(recognizer.labels)
-    window = float(recognizer.timeline_window if window is None else window)
-    hop = float(window / 2 if hop is None else hop)
+    window, hop = (float(v) for v in recognizer.timeline_span(window, hop))
 
     skipped = Counter(str(label) for _, label in items if str(label) not in labels)
     speaker_of = dict(zip((str(p) for p, _ in items), speakers)) if per_speaker else {}
@@ -516,7 +516,7 @@ def evaluate_robustness(recognizer, items: list[tuple[str | os.PathLike, str]], 
                 recognizer, noisy, truth, batch_size, by_speaker, kind="noise", noise=noise_name,
                 snr_db=float(snr))[0]
     if narrow:
-        conditions[f"narrowband_{NARROWBAND_RATE // 1000}kHz"] = _condition(
+        conditions[NARROWBAND] = _condition(
             recognizer, [narrowband(w, rate) for w in waves], truth, batch_size, by_speaker, kind="narrowband",
             band_rate=NARROWBAND_RATE)[0]
 
@@ -653,7 +653,7 @@ def robustness_markdown(result: dict) -> str:
 
 
 __all__ = [
-    "LongTermSpectrum", "NOISES", "TARGETS", "active_mask", "add_noise_at_snr", "centre_crop", "evaluate_robustness",
-    "join_clips", "long_term_spectrum", "majority_clip", "measured_snr", "narrowband", "robustness_markdown",
-    "shape_noise", "speech_shaped_noise", "targets_report", "white_noise",
+    "LongTermSpectrum", "NARROWBAND", "NOISES", "TARGETS", "active_mask", "add_noise_at_snr", "centre_crop",
+    "evaluate_robustness", "join_clips", "long_term_spectrum", "majority_clip", "measured_snr", "narrowband",
+    "robustness_markdown", "shape_noise", "speech_shaped_noise", "targets_report", "white_noise",
 ]

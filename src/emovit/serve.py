@@ -162,7 +162,8 @@ def create_app(recognizer: Recognizer, max_upload_bytes: int = 20 * MiB, max_sec
     async def health() -> dict:
         return {"status": "ok", "model": model_name, "backend": backend, "labels": recognizer.labels,
                 "sample_rate": recognizer.sample_rate, "clip_seconds": recognizer.clip_seconds,
-                "timeline_window": recognizer.timeline_window, "max_upload_bytes": max_upload_bytes, "max_seconds": max_seconds}
+                "timeline_window": recognizer.timeline_window, "max_upload_bytes": max_upload_bytes,
+                "max_seconds": max_seconds}
 
     @app.get("/v1/labels")
     async def labels() -> dict:

@@ -166,6 +166,11 @@ class Recognizer(ABC):
         less (BENCHMARKS.md, "Which timeline window suits continuous speech")."""
         return 0.75 * self.clip_seconds
 
+    def timeline_span(self, window: float | None = None, hop: float | None = None) -> tuple[float, float]:
+        """(window, hop) of a timeline: those given, else :attr:`timeline_window` and half the window."""
+        window = self.timeline_window if window is None else window
+        return window, window / 2 if hop is None else hop
+
     def clip(self, wave: np.ndarray) -> np.ndarray:
         """The clip the front end reads from a whole recording at :attr:`sample_rate`."""
         return fit_clip(wave, self.frontend_config)
@@ -241,8 +246,7 @@ class Recognizer(ABC):
         ``label``/``probabilities`` are the mean of the window probabilities (every window counts
         the same).  The file is streamed and windows go through the model ``batch_size`` at a time,
         so memory stays bounded however long the recording is."""
-        window = self.timeline_window if window is None else window
-        hop = window / 2 if hop is None else hop
+        window, hop = self.timeline_span(window, hop)
         if window > self.clip_seconds:
             raise ValueError(f"window must be at most {self.clip_seconds:g} s, the clip length the model "
                              f"was trained on (got {window:g} s)")
@@ -281,7 +285,7 @@ class Recognizer(ABC):
                     yield f, batch[f]
                     continue
                 try:
-                    yield f, self.timeline(f, window, hop or window / 2, batch_size)
+                    yield f, self.timeline(f, window, hop, batch_size)
                 except AudioError as e:
                     yield f, e
 
