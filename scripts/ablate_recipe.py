@@ -85,6 +85,8 @@ VARIANTS = {
         **VALIDATION_PICK, "stage.ema_decay": 0.0},
     "+ band limit: the mel bins above a random cutoff of 3.4-8 kHz silenced on half the images (narrowband audio)": {
         "stage.band_prob": 0.5},
+    "+ speech-shaped noise mixed into half the images at every step, SNR uniform in 0-20 dB (noisy audio)": {
+        "stage.noise_prob": 0.5},
 }
 
 

@@ -308,6 +308,11 @@ def test_per_speaker_normalisation_centres_each_part_on_its_own_speakers_clips(c
     uncentred_floor = float(centred.normalizer.standardise(torch.tensor(-80.0)))  # what a global run fills with
     assert abs(centred.data.silence - float(floor)) < 1e-3 and abs(centred.data.silence - uncentred_floor) > 0.5, \
         (centred.data.silence, uncentred_floor)
+    # noise is mixed into images in dB below their peak: the globally normalised ones carry what it needs
+    assert centred.data.noise is None
+    noise = plain.data.noise
+    assert (noise.mean, noise.std, noise.top_db) == (plain.normalizer.mean, plain.normalizer.std, 80.0)
+    assert noise.texture.shape[-2:] == plain.data.train_images.shape[-2:]
 
 
 def test_warm_start_copies_all_but_the_head_into_networks_of_the_files_shape():

@@ -172,6 +172,42 @@ def test_the_robust_joined_recipe_changes_only_the_timnet_experts_views_and_crop
     assert robust.stage_for("plain") == joined.stage_for("plain")
 
 
+def test_the_noisy_recipes_add_only_noise_to_the_models_that_read_log_mel_images():
+    """benchmarks/peers/recipes/emovit-noise.toml and joined-noisy.toml: recipe emovit and the joined-robust TIM-Net
+    expert with speech-shaped noise on half the images at 0-20 dB, nothing else changed; the KT student's matching
+    stage and TIM-Net's MFCC network keep none."""
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from emovit.config import load_recipe
+
+    recipes = Path(__file__).parents[1] / "benchmarks/peers/recipes"
+    pairs = ((load_recipe("emovit"), load_recipe(recipes / "emovit-noise.toml"), "plain"),
+             (load_recipe(recipes / "joined-robust.toml"), load_recipe(recipes / "joined-noisy.toml"), "timnet-mel-duo"))
+    for plain, noisy, model in pairs:
+        before, after = asdict(plain.stage_for(model)), asdict(noisy.stage_for(model))
+        assert {k for k in before if before[k] != after[k]} == {"noise_prob"}
+        assert (after["noise_prob"], after["noise_snr"]) == (0.5, (0.0, 20.0))
+    emovit_noise = pairs[0][1]
+    assert emovit_noise.stage_for("student").noise_prob == 0 and emovit_noise.stage_for("timnet").noise_prob == 0
+
+
+def test_noise_trains_where_the_images_allow_it_and_is_refused_elsewhere(tmp_path):
+    """noise_prob needs StageData.noise (log-Mel images in dB below their peak under one global normalisation):
+    without it the stage refuses with the reason; with it a short run learns."""
+    from emovit.batch_augment import NoiseField
+
+    data = _data(n=24)
+    config = StageConfig(epochs=5, batch_size=4, lr=3e-3, noise_prob=0.5, noise_snr=(5.0, 20.0), checkpoint_every=0,
+                         select="last")
+    with pytest.raises(ValueError, match="noise_prob"):
+        run_stage("plain", _small("student", seed=3), data, config, tmp_path / "refused", LABELS, progress=False)
+    texture = torch.rand(4, 32, 32, generator=torch.Generator().manual_seed(0)) + 0.5
+    data.noise = NoiseField(texture, mean=-40.0, std=20.0)
+    summary = run_stage("plain", _small("student", seed=3), data, config, tmp_path / "noisy", LABELS, progress=False)
+    assert summary["history"][-1]["val_ce"] < summary["history"][0]["val_ce"]
+
+
 def test_the_student_network_is_a_recipe_setting_checked_by_name():
     from emovit.config import STUDENT_NETWORKS, load_recipe
     from emovit.models import MODELS

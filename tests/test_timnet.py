@@ -217,7 +217,7 @@ def test_timnet_is_trained_on_raw_mfccs(corpus):
     split = make_split(index_corpus("emodb", corpus).utterances, "paper", views=1)
     labels = sorted({u.label for u in split.train})
     mfcc = prepare_split(split, labels, frontend_settings("mfcc", recipe, ["emodb"]), recipe, None, progress=False)
-    assert (mfcc.normalizer.mean, mfcc.normalizer.std) == (0.0, 1.0)
+    assert (mfcc.normalizer.mean, mfcc.normalizer.std) == (0.0, 1.0) and mfcc.data.noise is None  # no dB to mix in
     raw = MfccFrontEnd(mfcc.frontend)(torch.from_numpy(np.stack([_clip(u.path, mfcc.frontend) for u in split.test])))
     assert torch.allclose(mfcc.test_images, raw.reshape(mfcc.test_images.shape), atol=1e-3)
     logmel = prepare_split(split, labels, frontend_settings("logmel", recipe, ["emodb"]), recipe, None, progress=False)

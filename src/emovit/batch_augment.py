@@ -8,9 +8,10 @@ replays exactly.
   spec_augment   SpecAugment frequency and time masks (Park et al. 2019)
   random_crop    a random span of the utterance at a random place of the 4 s frame (short utterances)
   freq_warp      the mel axis stretched or squeezed by a random factor (other vocal tracts, after VTLP)
+  add_noise      speech-shaped noise mixed in at a random SNR (noisy rooms, streets, other talkers)
   band_limit     the top mel bins silenced above a random cutoff (narrowband recordings: telephone, codecs)
   mixup          convex combinations of pairs of images and of their labels (Zhang et al. 2018)
-  BatchAugment   all of them from plain settings: crop, warp, band limit, masks, then (sometimes) mixup
+  BatchAugment   all of them from plain settings: crop, warp, noise, band limit, masks, then (sometimes) mixup
 
 Images are (B, C, H, W) with H mel bands and W frames (the paper's log-Mel images are (B, 1, 128, 128):
 128 frames for 4 s, so 32 frames a second). "Silence" is the value of the 80 dB floor: the images are in
@@ -29,12 +30,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-__all__ = ["silence_level", "spec_augment", "random_crop", "freq_warp", "band_limit", "mixup", "sample_beta",
-           "soft_cross_entropy", "BatchAugment", "SETTINGS"]
+__all__ = ["silence_level", "spec_augment", "random_crop", "freq_warp", "NoiseField", "add_noise", "band_limit",
+           "mixup", "sample_beta", "soft_cross_entropy", "BatchAugment", "SETTINGS"]
 
 # BatchAugment's settings, named as the StageConfig fields they will become
 SETTINGS = ("freq_masks", "freq_width", "time_masks", "time_width", "crop_min_frames", "crop_prob",
-            "freq_warp", "band_prob", "band_min_bins", "mixup_alpha", "mixup_prob")
+            "freq_warp", "noise_prob", "noise_snr", "band_prob", "band_min_bins", "mixup_alpha", "mixup_prob")
 
 
 def silence_level(mean: float, std: float, top_db: float = 80.0) -> float:
@@ -199,6 +200,78 @@ def freq_warp(x: torch.Tensor, generator: torch.Generator | None, max_warp: floa
 
 
 # ----------------------------------------------------------------------------------------------
+# noise
+
+
+@dataclass(frozen=True, eq=False)
+class NoiseField:
+    """What mixing noise into a run's normalised log-Mel images needs: their units and a noise texture.
+
+    `mean` and `std` are the training split's global normalisation (`features.Normalizer`), so that
+    `x * std + mean` is dB below the clip's peak, floored at `-top_db`; `texture` (K, H, W) is white noise's
+    power through the run's front end, each mel bin scaled by its mean power (`features.noise_texture`)."""
+
+    texture: torch.Tensor
+    mean: float
+    std: float
+    top_db: float = 80.0
+
+
+def add_noise(x: torch.Tensor, generator: torch.Generator | None, prob: float, snr_db: tuple[float, float],
+              field: NoiseField) -> torch.Tensor:
+    """Noisy recordings: speech-shaped noise mixed into the images at a random SNR.
+
+    Why: the corpora are studio recordings, and a network trained on them collapses onto one class in
+    speech-shaped noise (BENCHMARKS.md: the bundled pair 31 points under clean at 10 dB); the cached noise view
+    (`emovit.augment`) is one draw per clip, at 15-30 dB, and a view of the clip's own spectrum did not help.
+    What: with probability `prob`, independently per image of `x` (B, 1, H, W), noise whose long-term spectrum
+    is the batch's (the mean power of every image's bins over its frames: other utterances' average spectrum,
+    as `robustness.speech_shaped_noise` uses), with the cell-to-cell fluctuation of a real noise's image (one of
+    `field.texture`'s, rolled in time by a random number of frames), is added in power to the image's sounding
+    frames (those above the floor somewhere: padding and cropped-away frames stay silent, as a short recording
+    padded to 4 s does), at an SNR uniform in `snr_db`: the mean power of the image's active frames (within
+    40 dB of its loudest, `robustness.active_mask`'s rule) over the noise's mean frame power. The sum is put
+    back in the images' units: dB below its new peak, floored at `-top_db`, normalised. The level is set in
+    mel power, which weighs bands as the filterbank does; noise shaped like speech is weighed as speech, so
+    the SNR is close to the waveform's. Returns a new tensor of `x`'s shape; `x` is untouched.
+    """
+    _check_images(x)
+    b, h, w = x.shape[0], x.shape[-2], x.shape[-1]
+    if x.dim() != 4 or x.shape[1] != 1:
+        raise ValueError(f"noise is mixed into one-channel images (B, 1, H, W), got shape {tuple(x.shape)}")
+    if field.texture.shape[-2:] != (h, w):
+        raise ValueError(f"the noise texture is {tuple(field.texture.shape[-2:])}, the images {(h, w)}")
+    if not 0.0 <= prob <= 1.0:
+        raise ValueError(f"prob must be in [0, 1], not {prob}")
+    low, high = snr_db
+    if low > high:
+        raise ValueError(f"snr_db must be (low, high) with low <= high, not {snr_db}")
+    if prob == 0.0 or b == 0:
+        return x.clone()
+    apply = _rand(b, generator, x) < prob
+    snr = low + (high - low) * _rand(b, generator, x)
+    pick = _randint(0, len(field.texture) - 1, (b,), generator, x)
+    shift = _randint(0, w - 1, (b,), generator, x)
+    db = x[:, 0].double() * field.std + field.mean  # (B, H, W) dB below the peak
+    power = 10.0 ** (db / 10.0)
+    spectrum = power.mean(dim=(0, 2))  # (H,) the batch's long-term spectrum
+    frames = (torch.arange(w, device=x.device)[None, :] - shift[:, None]) % w
+    texture = field.texture.to(x.device, torch.float64)[pick]
+    texture = torch.gather(texture, -1, frames[:, None, :].expand(b, h, w))
+    noise = spectrum[None, :, None] * texture  # (B, H, W)
+    sounding = (db > -field.top_db + 1e-3).any(dim=-2, keepdim=True)  # (B, 1, W)
+    frame_power = power.sum(dim=-2)  # (B, W)
+    active = frame_power >= frame_power.amax(dim=-1, keepdim=True) * 1e-4
+    speech = (frame_power * active).sum(-1) / active.sum(-1)
+    gain = speech / (spectrum.sum() * 10.0 ** (snr / 10.0))  # the texture's bins hold mean power 1 before the resize
+    mixed = 10.0 * torch.log10(power + gain[:, None, None] * noise * sounding)
+    mixed = (mixed - mixed.amax(dim=(-2, -1), keepdim=True)).clamp_min(-field.top_db)
+    mixed = mixed.masked_fill(~sounding, -field.top_db)  # silence stays at the floor under the new, louder peak
+    out = ((mixed - field.mean) / field.std).to(x.dtype)[:, None]
+    return torch.where(apply.reshape(b, 1, 1, 1), out, x)
+
+
+# ----------------------------------------------------------------------------------------------
 # band limit
 
 
@@ -313,15 +386,17 @@ class BatchAugment:
     """The batch augmentations of a training step, from plain settings (named as StageConfig fields).
 
     Calling it on a batch applies, in this order: :func:`random_crop` (crop_prob per image, spans of at
-    least crop_min_frames), :func:`freq_warp` (factors within 1 +- freq_warp), :func:`band_limit` (band_prob per
-    image, at least band_min_bins mel bins kept), :func:`spec_augment`
+    least crop_min_frames), :func:`freq_warp` (factors within 1 +- freq_warp), :func:`add_noise` (noise_prob
+    per image, SNR uniform in noise_snr dB), :func:`band_limit` (band_prob per image, at least band_min_bins mel
+    bins kept: the channel after the room), :func:`spec_augment`
     (freq_masks bands of up to freq_width mel bins and time_masks spans of up to time_width frames per
     image), then, with probability mixup_prob for the whole batch, :func:`mixup` with Beta(mixup_alpha,
     mixup_alpha). Every setting's default is off; with all of them off a call returns `x` itself and
     one-hot labels, and draws nothing from the generator.
 
-    `fill` is not a stage setting: it is silence in the run's normalised units (:func:`silence_level`
-    of the training split's Normalizer), fixed when the data are.
+    `fill` and `noise` are not stage settings: silence in the run's normalised units (:func:`silence_level`
+    of the training split's Normalizer) and what noise needs (:class:`NoiseField`; None where the images are not
+    log-Mel dB under one global normalisation), fixed when the data are.
     """
 
     freq_masks: int = 0
@@ -331,11 +406,14 @@ class BatchAugment:
     crop_min_frames: int = 16  # 0.5 s of the paper's 4 s / 128-frame images
     crop_prob: float = 0.0
     freq_warp: float = 0.0
+    noise_prob: float = 0.0
+    noise_snr: tuple[float, float] = (0.0, 20.0)
     band_prob: float = 0.0
     band_min_bins: int = 93  # 3.4 kHz, a telephone line's top, for the paper's 128 Slaney bins at 16 kHz
     mixup_alpha: float = 0.0
     mixup_prob: float = 0.0
     fill: float = 0.0
+    noise: NoiseField | None = None
 
     def __post_init__(self):
         for name in ("freq_masks", "freq_width", "time_masks", "time_width"):
@@ -344,9 +422,14 @@ class BatchAugment:
         if self.crop_min_frames < 1 or self.band_min_bins < 1:
             raise ValueError(f"crop_min_frames and band_min_bins must be >= 1, not {self.crop_min_frames} and "
                              f"{self.band_min_bins}")
-        for name in ("crop_prob", "band_prob", "mixup_prob"):
+        for name in ("crop_prob", "noise_prob", "band_prob", "mixup_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
+        if self.noise_snr[0] > self.noise_snr[1]:
+            raise ValueError(f"noise_snr must be (low, high) in dB with low <= high, not {self.noise_snr}")
+        if self.noise_prob > 0 and self.noise is None:
+            raise ValueError("noise_prob > 0 needs the images' units and a noise texture (NoiseField): log-Mel "
+                             "images under one global normalisation")
         if not 0.0 <= self.freq_warp < 1.0:
             raise ValueError(f"freq_warp must be in [0, 1), not {self.freq_warp}")
         if self.mixup_alpha < 0:
@@ -355,9 +438,9 @@ class BatchAugment:
             raise ValueError("mixup_prob > 0 needs mixup_alpha > 0")
 
     @classmethod
-    def from_config(cls, config, fill: float) -> "BatchAugment":
+    def from_config(cls, config, fill: float, noise: NoiseField | None = None) -> "BatchAugment":
         """From a StageConfig, whose fields of the same names (:data:`SETTINGS`) set it."""
-        return cls(**{name: getattr(config, name) for name in SETTINGS}, fill=fill)
+        return cls(**{name: getattr(config, name) for name in SETTINGS}, fill=fill, noise=noise)
 
     @property
     def masks(self) -> bool:
@@ -366,7 +449,8 @@ class BatchAugment:
     @property
     def enabled(self) -> bool:
         """Whether a call can change anything."""
-        return self.crop_prob > 0 or self.freq_warp > 0 or self.band_prob > 0 or self.masks or self.mixup_prob > 0
+        return (self.crop_prob > 0 or self.freq_warp > 0 or self.noise_prob > 0 or self.band_prob > 0 or self.masks
+                or self.mixup_prob > 0)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, num_classes: int,
                  generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -377,6 +461,8 @@ class BatchAugment:
             x = random_crop(x, generator, min(self.crop_min_frames, x.shape[-1]), self.crop_prob, self.fill)
         if self.freq_warp > 0:
             x = freq_warp(x, generator, self.freq_warp, self.fill)
+        if self.noise_prob > 0:
+            x = add_noise(x, generator, self.noise_prob, self.noise_snr, self.noise)
         if self.band_prob > 0:
             x = band_limit(x, generator, self.band_prob, min(self.band_min_bins, x.shape[-2]), self.fill)
         if self.masks:

@@ -233,6 +233,8 @@ class StageConfig:
     crop_prob: float = 0.0  # with this probability keep a random span of >= crop_min_frames frames (16: 0.5 s
     crop_min_frames: int = 16  # of a 4 s image), placed anywhere in the frame, silence elsewhere (short utterances)
     freq_warp: float = 0.0  # > 0: each image's mel axis scaled by a factor in 1 +- this (other vocal tracts)
+    noise_prob: float = 0.0  # with this probability speech-shaped noise is mixed into an image, at an SNR (dB)
+    noise_snr: tuple[float, float] = (0.0, 20.0)  # uniform in this range (log-Mel images, global normalisation)
     band_prob: float = 0.0  # with this probability the mel bins above a random cutoff are silenced, at least
     band_min_bins: int = 93  # this many kept (93 of 128: 3.4 kHz): narrowband recordings, telephone and codecs
     mixup_alpha: float = 0.0  # mixup with Beta(alpha, alpha) weights on a fraction mixup_prob of batches
@@ -244,9 +246,9 @@ class StageConfig:
 
     @property
     def augments_batches(self) -> bool:
-        """Whether a step changes its images or labels (masks, crops, warps, band limits, mixup)."""
-        return bool(self.freq_masks or self.time_masks or self.crop_prob or self.freq_warp or self.band_prob
-                    or self.mixup_prob)
+        """Whether a step changes its images or labels (masks, crops, warps, noise, band limits, mixup)."""
+        return bool(self.freq_masks or self.time_masks or self.crop_prob or self.freq_warp or self.noise_prob
+                    or self.band_prob or self.mixup_prob)
 
     def __post_init__(self):
         if self.select not in SELECTIONS:
@@ -259,9 +261,11 @@ class StageConfig:
             raise ValueError(f"views must be at least 1 (or None for all), not {self.views}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr_halve_every < 1:
             raise ValueError("epochs, batch_size and lr_halve_every must be at least 1")
-        for name in ("label_smoothing", "crop_prob", "band_prob", "mixup_prob"):
+        for name in ("label_smoothing", "crop_prob", "noise_prob", "band_prob", "mixup_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
+        if len(self.noise_snr) != 2 or self.noise_snr[0] > self.noise_snr[1]:
+            raise ValueError(f"noise_snr must be [low, high] in dB with low <= high, not {list(self.noise_snr)}")
         if not 0.0 <= self.freq_warp < 1.0:
             raise ValueError(f"freq_warp must be in [0, 1), not {self.freq_warp}")
         if not 0.0 <= self.ema_decay < 1.0:

@@ -83,6 +83,21 @@ def build_frontend(config: FrontEndSettings) -> nn.Module:
     return MfccFrontEnd(config) if isinstance(config, MfccConfig) else LogMelFrontEnd(config)
 
 
+def noise_texture(frontend: LogMelFrontEnd, count: int = 16, seed: int = 0) -> torch.Tensor:
+    """(count, H, W) how white noise fills a log-Mel image: `count` clips of Gaussian noise through `frontend`,
+    as power (not dB), each mel bin scaled by its mean power over the STFT's frames (before the resize).
+
+    Why: noise mixed into cached images during training (`batch_augment.add_noise`) must fluctuate from
+    cell to cell as a real noise's image does after this STFT, mel filterbank and time resize; shaping it
+    per bin then gives any stationary noise's image, speech-shaped noise's among them."""
+    rng = torch.Generator().manual_seed(seed)
+    waves = torch.randn(count, frontend.config.clip_samples, generator=rng)
+    with torch.no_grad():  # the bins' mean power before the resize, which averages dB and so lowers it
+        frames = 10.0 ** (frontend.spectrogram_db(waves).double() / 10.0)
+        power = 10.0 ** (frontend(waves)[:, 0].double() / 10.0)
+    return (power / frames.mean(dim=-1, keepdim=True)).float()
+
+
 def fit_clip(wave: np.ndarray, config: FrontEndSettings) -> np.ndarray:
     """One recording cut to the clip a front end reads: its start (the paper's log-Mel; padded as the
     config says) or its centre (TIM-Net's MFCC, zero-padded both sides)."""

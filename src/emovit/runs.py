@@ -34,7 +34,8 @@ from .checkpoint import save_json, save_text, save_torch
 from .config import MfccConfig, Recipe, ResumeError, check_resume
 from .corpora.manifest import Utterance, write_manifest
 from .extras import available
-from .features import FeatureCache, Normalizer, build_frontend
+from .batch_augment import NoiseField
+from .features import FeatureCache, Normalizer, build_frontend, noise_texture
 from .hardware import machine
 from .inference import model_file, read_model_file
 from .metrics import classification_report, cosine_similarity, per_group_reports, plot_confusion, plot_curves
@@ -135,11 +136,15 @@ def prepare_split(split: Split, labels: list[str], frontend, recipe: Recipe, cac
 
     train_raw = torch.stack([torch.stack([image_of[it] for it in g]) for g in groups])
     train_speakers = [speaker_of[g[0][0]] for g in groups]
+    noise = None
     if frontend.kind == "logmel":
         normalizer = Normalizer.fit(train_raw, recipe.normalization, train_speakers)
         # what masks and crops fill with: the image's floor, moved by the average band mean centring took out
         # (none under global normalisation, whose mean is the raw images')
         silence = float(normalizer.standardise(-frontend.top_db - (train_raw.mean() - normalizer.mean)))
+        if recipe.normalization == "global":  # centred images are no longer dB below the peak
+            noise = NoiseField(noise_texture(build_frontend(frontend)), normalizer.mean, normalizer.std,
+                               frontend.top_db)
     else:  # TIM-Net reads raw MFCCs, as its public code does; they have no floor, and their mean stands in
         normalizer = Normalizer(0.0, 1.0)
         silence = float(train_raw.mean())
@@ -155,6 +160,7 @@ def prepare_split(split: Split, labels: list[str], frontend, recipe: Recipe, cac
         val_labels=torch.tensor([label_of[p] for p, _ in val_items], dtype=torch.long),
         train_speakers=torch.tensor([speaker_index[s] for s in train_speakers], dtype=torch.long),
         silence=silence,
+        noise=noise,
     )
     return SplitData(data=data, test_images=normalised(test_items),
                      test_labels=torch.tensor([label_of[p] for p, _ in test_items]),

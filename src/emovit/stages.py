@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from . import distributed
-from .batch_augment import BatchAugment, soft_cross_entropy
+from .batch_augment import BatchAugment, NoiseField, soft_cross_entropy
 from .checkpoint import load_torch, save_json, save_torch
 from .config import StageConfig
 from .metrics import classification_report
@@ -49,6 +49,7 @@ class StageData:
     train_classical: torch.Tensor | None = None  # (n, classes) a classical model's probabilities (classical_kd_weight)
     train_speakers: torch.Tensor | None = None  # (n,) the speaker index of each training clip (speaker_adversarial)
     silence: float = 0.0  # the value of silence in these normalised images (what masks and crops fill with)
+    noise: NoiseField | None = None  # what mixing noise into them needs (log-Mel images, global normalisation)
 
 
 def _head_shape(head: torch.nn.Module) -> tuple[int, int]:
@@ -285,9 +286,13 @@ def _step_inputs(data: StageData, batch: torch.Tensor, share: torch.Tensor, view
 def check_stage(kind: str, config: StageConfig, data: StageData) -> None:
     """Refuse settings a stage cannot honour, with the reason."""
     if config.augments_batches and kind != "ce":
-        raise ValueError("masks, crops, warps, band limits and mixup change the images a step sees, but this stage "
+        raise ValueError("masks, crops, warps, noise, band limits and mixup change the images a step sees, but this stage "
                          "matches the frozen teacher's features of the unchanged images: use them in CE-only stages "
                          "(teacher, plain), e.g. through the recipe's per_model settings")
+    if config.noise_prob and data.noise is None:
+        raise ValueError("noise_prob mixes noise into log-Mel images in dB below their peak, and these images are not "
+                         "(TIM-Net's MFCCs, or per-utterance or per-speaker normalisation): set it for log-Mel models "
+                         "under global normalisation only")
     if config.kd_weight and kind == "l1":
         raise ValueError("kd_weight distils logits in a stage with labels, not in the matching stage")
     if config.kd_weight and data.train_target_logits is None:
@@ -362,7 +367,7 @@ def run_stage(name: str, model: torch.nn.Module, data: StageData, config: StageC
         extras["classical"] = data.train_classical
     optimizer, scheduler = make_optimizer(objective, config, steps_per_epoch)
     average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
-    augment = BatchAugment.from_config(config, fill=data.silence) if config.augments_batches else None
+    augment = BatchAugment.from_config(config, fill=data.silence, noise=data.noise) if config.augments_batches else None
     state = {"epoch": 0, "batch": 0, "history": [], "best_score": -math.inf, "best_epoch": None,
              "loss_sum": 0.0, "correct": 0, "seen": 0, "speakers_correct": 0, "wall": 0.0}
     if ckpt_path.exists():
