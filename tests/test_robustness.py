@@ -322,3 +322,36 @@ def test_each_model_of_a_run_can_keep_its_own_robustness_summary(tmp_path, corpu
     assert json.loads((run / "robustness-plain.json").read_text())["mean"] == summary["mean"]
     assert "calibrated per speaker" in (run / "robustness-plain.md").read_text()
     assert not (run / "robustness.json").exists()
+
+
+def test_the_validation_part_can_be_read_to_choose_between_models(tmp_path, corpus):
+    """--part val: the same conditions on the split's validation clips (what a choice between models may read),
+    written beside the test part's summary, never over it; a split without validation clips is refused."""
+    import csv
+
+    from emovit.evaluate import evaluate_run
+
+    items, reference = corpus
+    run = tmp_path / "run"
+    (run / "models").mkdir(parents=True)
+    write_model(run / "models" / "plain.pt")
+    with open(run / "split.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["part", "view", "path", "label", "speaker", "corpus"])
+        for part, chosen in (("test", items[:4]), ("val", items[4:9])):
+            for i, (path, label) in enumerate(chosen):
+                w.writerow([part, 0, path, label, f"s{i % 2}", "tones"])
+        for path in reference:
+            w.writerow(["train", 0, path, LABELS[0], "s9", "tones"])
+    val = evaluate_run(run, "plain", precision="fp32", part="val")
+    assert val["part"] == "val" and val["splits"]["split"]["conditions"]["full"]["n"] == 5
+    assert (run / "robustness-val.json").exists() and not (run / "robustness.json").exists()
+    assert (run / "robustness-val.md").read_text().startswith("Read on the validation part")
+    test = evaluate_run(run, "plain", precision="fp32")
+    assert test["part"] == "test" and test["splits"]["split"]["conditions"]["full"]["n"] == 4
+    with pytest.raises(ValueError, match="part must be one of test, val"):
+        evaluate_run(run, "plain", precision="fp32", part="train")
+    rows = (run / "split.csv").read_text().splitlines()
+    (run / "split.csv").write_text("\n".join(r for r in rows if not r.startswith("val,")) + "\n")
+    with pytest.raises(ValueError, match="no val clips"):
+        evaluate_run(run, "plain", precision="fp32", part="val")

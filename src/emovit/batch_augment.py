@@ -256,7 +256,7 @@ def add_noise(x: torch.Tensor, generator: torch.Generator | None, prob: float, s
     power = 10.0 ** (db / 10.0)
     spectrum = power.mean(dim=(0, 2))  # (H,) the batch's long-term spectrum
     frames = (torch.arange(w, device=x.device)[None, :] - shift[:, None]) % w
-    texture = field.texture.to(x.device, torch.float64)[pick]
+    texture = field.texture.to(x.device)[pick].double()
     texture = torch.gather(texture, -1, frames[:, None, :].expand(b, h, w))
     noise = spectrum[None, :, None] * texture  # (B, H, W)
     sounding = (db > -field.top_db + 1e-3).any(dim=-2, keepdim=True)  # (B, 1, W)

@@ -502,19 +502,22 @@ def evaluate(
     seed: int = typer.Option(0, help="Seed of the noise, and of the order in which clips are joined."),
     precision: Precision = None,
     out: Optional[Path] = typer.Option(None, "--out", help="Summary to write, NAME.json with NAME.md beside it "
-                                       "(default: RUN/robustness.json), e.g. one per model of a run."),
+                                       "(default: RUN/robustness.json, RUN/robustness-val.json for --part val), "
+                                       "e.g. one per model of a run."),
+    part: str = typer.Option("test", "--part", help="The part of each split to read: test, or val to choose "
+                             "between models (recipes, pairs, settings) without touching the test part."),
 ):
     """Robustness of a trained run's model on its test part (every fold): centre crops of 0.7, 1 and 2 s,
     white and speech-shaped noise at 20 and 10 dB SNR, narrowband (8 kHz, telephone-rate) audio, and clips
-    joined into ~60 s recordings read as a timeline; writes RUN/robustness.json and robustness.md (or --out). A model trained with per-speaker
-    normalisation is calibrated on each test speaker's clips in each condition."""
+    joined into ~60 s recordings read as a timeline; writes RUN/robustness.json and robustness.md (or --out). A
+    model trained with per-speaker normalisation is calibrated on each test speaker's clips in each condition."""
     from .evaluate import evaluate_run, robustness_report
     from .inference import ModelFileError
 
     precision = _check_precision(precision)
     try:
         summary = evaluate_run(run, model, precision, seed, window, hop,
-                               progress=lambda message: typer.echo(message, err=True), out=out)
+                               progress=lambda message: typer.echo(message, err=True), out=out, part=part)
     except (FileNotFoundError, ModelFileError, ValueError) as e:
         _fail(str(e))
     typer.echo(robustness_report(summary))

@@ -26,14 +26,21 @@ def _split_dirs(run_dir: Path) -> list[Path]:
                             "`emovit reproduce` or `emovit compare`")
 
 
+PARTS = ("test", "val")  # the parts of a split a robustness evaluation reads
+
+
 def evaluate_run(run_dir: str | Path, model: str | None = None, precision: str = "auto", seed: int = 0,
                  window: float | None = None, hop: float | None = None, progress=None,
-                 out: str | Path | None = None) -> dict:
+                 out: str | Path | None = None, part: str = "test") -> dict:
     """Robustness of RUN/models/MODEL.pt (default: the run's student, else plain, else teacher) on the
-    test part of each split of the run; writes `out` (default RUN/robustness.json) and the same name with
-    .md: another name keeps each model of a run (e.g. a joined pair and its two experts) side by side."""
+    test part of each split of the run, or its validation part (`part="val"`: what a choice between models may
+    read); writes `out` (default RUN/robustness.json, RUN/robustness-val.json for the validation part) and the
+    same name with .md: another name keeps each model of a run (e.g. a joined pair and its two experts) side by
+    side."""
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {', '.join(PARTS)}, not {part!r}")
     run_dir = Path(run_dir)
-    out = Path(out) if out else run_dir / "robustness.json"
+    out = Path(out) if out else run_dir / ("robustness.json" if part == "test" else f"robustness-{part}.json")
     if out.suffix != ".json":
         raise ValueError(f"{out}: the robustness summary is written as JSON; name it NAME.json")
     per_split = {}
@@ -44,18 +51,20 @@ def evaluate_run(run_dir: str | Path, model: str | None = None, precision: str =
             raise ModelFileError(f"{path}: no such model in the run (models/: "
                                  f"{', '.join(sorted(p.stem for p in (folder / 'models').glob('*.pt')))})")
         recognizer = Recognizer.load(path, precision=precision)
-        test = split.originals("test")
-        items = [(u.path, u.label) for u in test]
-        speakers = [(u.corpus, u.speaker) for u in test]  # a per-speaker model is calibrated on each, as in training
+        clips = split.originals(part)
+        if not clips:
+            raise ValueError(f"{folder / 'split.csv'} has no {part} clips")
+        items = [(u.path, u.label) for u in clips]
+        speakers = [(u.corpus, u.speaker) for u in clips]  # a per-speaker model is calibrated on each, as in training
         reference = sorted({u.path for u in split.originals("train")})
         if progress:
-            progress(f"{folder.name}: {recognizer.path.name} on {len(items)} test clips"
+            progress(f"{folder.name}: {recognizer.path.name} on {len(items)} {part} clips"
                      + (f" of {len(set(speakers))} speakers, calibrated on each" if recognizer.per_speaker else ""))
         result = evaluate_robustness(recognizer, items, noise_reference=reference, seed=seed, window=window, hop=hop,
                                      speakers=speakers)
         result["targets"] = targets_report(result)
         per_split[split.fold or "split"] = result
-    summary = {"run": str(run_dir), "model": model, "splits": per_split, "mean": _mean(per_split)}
+    summary = {"run": str(run_dir), "model": model, "part": part, "splits": per_split, "mean": _mean(per_split)}
     save_json(summary, out)
     save_text(robustness_report(summary), out.with_suffix(".md"))
     return summary
@@ -77,11 +86,12 @@ def _mean(per_split: dict) -> dict:
 
 
 def robustness_report(summary: dict) -> str:
-    """One split: its tables; several: the mean table, then each split's."""
+    """One split: its tables; several: the mean table, then each split's. Read on the validation part, it says so."""
     splits = summary["splits"]
+    head = "Read on the validation part of the split, not the test part.\n\n" if summary.get("part") == "val" else ""
     if len(splits) == 1:
-        return robustness_markdown(next(iter(splits.values())))
-    lines = [f"# Robustness over {len(splits)} folds (mean ± std)", "", "| condition | WA | UA |", "|---|---|---|"]
+        return head + robustness_markdown(next(iter(splits.values())))
+    lines = [f"# Robustness over {len(splits)} folds (mean ± std)", "", head + "| condition | WA | UA |", "|---|---|---|"]
     for condition, scores in summary["mean"].items():
         ua = scores.get("ua")
         lines.append(f"| {condition} | {scores['wa']['mean']:.3f} ± {scores['wa']['std']:.3f} | "
