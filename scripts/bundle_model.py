@@ -128,6 +128,8 @@ def _training(recipe: Recipe, models: dict, shipped: str) -> str:
               f"SpecAugment {stage.freq_masks}x{stage.freq_width} bins, {stage.time_masks}x{stage.time_width} frames"
               if stage.freq_masks or stage.time_masks else "",
               f"random crops of >= {stage.crop_min_frames} frames on {stage.crop_prob:.0%} of the clips" if stage.crop_prob else "",
+              f"speech-shaped noise at {stage.noise_snr[0]:g}-{stage.noise_snr[1]:g} dB SNR mixed into {stage.noise_prob:.0%} "
+              "of the images at every step" if stage.noise_prob else "",
               f"mixup on {stage.mixup_prob:.0%} of the batches" if stage.mixup_prob else "",
               f"moving average of the weights ({stage.ema_decay:g})" if stage.ema_decay else ""]
     how = ("by knowledge transfer (stage 2: L1 to the teacher's pooled feature; stage 3: CE + "
@@ -164,9 +166,10 @@ def _machine(config: dict) -> str:
 
 
 def card(results: dict, config: dict, command: str, shipped: str = "student", robustness: dict | None = None,
-         temporal_config: dict | None = None) -> str:
+         temporal_config: dict | None = None, peers_run: str | None = None) -> str:
     """The card of `shipped`, one of results' models; a joined pair also needs the config of the run that trained
-    its TIM-Net expert (`temporal_config`), whose row main() has put into results."""
+    its TIM-Net expert (`temporal_config`), whose row main() has put into results; `peers_run` names the run of the
+    same split the peers' rows come from, where the shipped model's run did not train them."""
     split = results["split"]
     sizes, speakers = split["sizes"], split["speakers"]
     models = results["models"]
@@ -186,6 +189,8 @@ def card(results: dict, config: dict, command: str, shipped: str = "student", ro
     per_corpus_table = _per_corpus_table(models, split)
     baseline = models.get("opensmile", {}).get("feature_set", recipe.baseline or "ComParE_2016")
     peers = " and TIM-Net (its published recipe)" if "timnet" in models else ""
+    if peers_run:
+        peers += f" (from the run `{peers_run}` on the identical split: `split.csv` byte for byte)"
     machines = _machine(config) + (f"; the TIM-Net expert's run on {_machine(temporal_config)}" if temporal_config else "")
     return f"""# Model card: emovit bundled model
 
@@ -253,11 +258,22 @@ def pair_models(run: Path, temporal_run: Path) -> dict:
     return {PAIR: pair, **titled, "timnet-mel-duo": {**expert, "title": PAIR_TITLES["timnet-mel-duo"]}}
 
 
+def peer_models(run: Path, peers_run: Path, models: dict) -> dict:
+    """TIM-Net's and openSMILE + SVM's rows from PEERS_RUN, a run of RUN's split (refused otherwise), for a card
+    whose model's run did not train them; a row RUN has is never replaced."""
+    if (run / "split.csv").read_bytes() != (peers_run / "split.csv").read_bytes():
+        raise SystemExit(f"{run} and {peers_run} hold different splits: the peers must be scored on the same one")
+    peers = json.loads((peers_run / "results.json").read_text())["models"]
+    return {name: peers[name] for name in ("timnet", "opensmile") if name in peers and name not in models}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
     parser.add_argument("--model", default="student", help="which of RUN/models/*.pt to ship (student, plain, joined)")
     parser.add_argument("--temporal-run", type=Path, help="for a joined pair: the run that trained its TIM-Net expert")
+    parser.add_argument("--peers-run", type=Path, help="a run of the same split whose TIM-Net and openSMILE + SVM "
+                        "rows the card shows, where RUN did not train them")
     parser.add_argument("--command", required=True, help="the commands that produced the run(s)")
     args = parser.parse_args()
     results = json.loads((args.run / "results.json").read_text())
@@ -267,6 +283,9 @@ def main() -> None:
         if not args.temporal_run:
             raise SystemExit("--model joined needs --temporal-run: the run that trained its TIM-Net expert")
         results["models"] = pair_models(args.run, args.temporal_run)
+    if args.peers_run:
+        results["models"] = {**results["models"], **peer_models(args.run, args.peers_run, results["models"])}
+    if args.model == PAIR:
         save_json({"models": results["models"]}, args.run / f"results-{args.model}.json")  # the card's rows, kept
         temporal_config = json.loads((args.temporal_run / "config.json").read_text())
     found = [json.loads(f.read_text()) for f in (args.run / f"robustness-{args.model}.json", args.run / "robustness.json")
@@ -274,7 +293,8 @@ def main() -> None:
     robustness = next((r for r in found if r["model"] == args.model), None)  # `emovit evaluate` of this model only
     ASSETS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(args.run / "models" / f"{args.model}.pt", ASSETS / "bundled.pt")
-    (ASSETS / "MODEL_CARD.md").write_text(card(results, config, args.command, args.model, robustness, temporal_config))
+    (ASSETS / "MODEL_CARD.md").write_text(card(results, config, args.command, args.model, robustness, temporal_config,
+                                               str(args.peers_run) if args.peers_run else None))
     print(f"bundled {args.run}/models/{args.model}.pt -> {ASSETS}")
 
 

@@ -164,3 +164,34 @@ def test_card_of_a_joined_pair_names_both_experts_and_their_recipes():
     assert "| The pair: student + TIM-Net expert, log-probabilities averaged (shipped) | 0.720 | 0.680 |" in card
     assert "the pair beats the openSMILE baseline on this split: UA 0.680 vs 0.600, and on every corpus" in card
     assert "on test CPU (2 CPUs, torch 2.13.0); the TIM-Net expert's run on other CPU" in card
+
+
+def test_the_peers_rows_come_from_a_run_of_the_same_split_only(tmp_path):
+    """--peers-run: TIM-Net's and openSMILE + SVM's rows from another run of the identical split, never replacing a
+    row the shipped model's run has; a run of another split is refused."""
+    import json
+
+    import pytest
+
+    module = _card_module()
+    run, peers, other = (tmp_path / name for name in ("run", "peers", "other"))
+    for folder, split in ((run, "a"), (peers, "a"), (other, "b")):
+        folder.mkdir()
+        (folder / "split.csv").write_text(f"part,path\ntest,{split}.wav\n")
+    rows = {"plain": _report(0.1, 0.1), "timnet": _report(0.62, 0.6), "opensmile": _report(0.65, 0.66)}
+    (peers / "results.json").write_text(json.dumps({"models": rows}))
+    (other / "results.json").write_text(json.dumps({"models": rows}))
+    mine = {"plain": _report(0.7, 0.7), "opensmile": _report(0.5, 0.5)}
+    assert module.peer_models(run, peers, mine) == {"timnet": rows["timnet"]}
+    assert module.peer_models(run, peers, {"plain": mine["plain"]}) == {k: rows[k] for k in ("timnet", "opensmile")}
+    with pytest.raises(SystemExit, match="different splits"):
+        module.peer_models(run, other, mine)
+
+
+def test_the_card_says_how_much_noise_an_expert_trained_with():
+    module = _card_module()
+    recipe = load_recipe(Path(__file__).parents[1] / "benchmarks/peers/recipes/emovit-noise-mild.toml")
+    models = {"plain": {"epochs": {"plain": 100}, "selected_epoch": {"plain": 91}}}
+    assert "speech-shaped noise at 5-25 dB SNR mixed into 30% of the images at every step" in module._training(
+        recipe, models, "plain")
+    assert "speech-shaped" not in module._training(load_recipe("emovit"), models, "plain")

@@ -117,6 +117,10 @@ done; done
 for s in 0 1 2; do for v in v0 v35; do
   .venv/bin/emovit evaluate runs/ablation-si2-val2/$v-speaker-s$s --model plain --precision fp32
 done; done
+# speech-shaped noise mixed into half the images at every step, 0-20 dB (36), beside the same rerun of the recipe
+.venv/bin/python scripts/ablate_recipe.py --out runs/ablation-si2-val2 --corpus emodb --root ../shared/data/emodb \
+    --splits speaker:0,speaker:1,speaker:2 --variants 36 --val-speakers 2 --parallel 1
+for s in 0 1 2; do .venv/bin/emovit evaluate runs/ablation-si2-val2/v36-speaker-s$s --model plain --precision fp32; done
 # The six tables again, robustness columns included (means over the splits of each run's robustness.json,
 # the 0.7 s and speech-noise top answers as ranges), read from the outputs kept in this folder: no run needed
 B=benchmarks/ablation-emodb-speaker
@@ -126,4 +130,4 @@ T=(--corpus emodb --root ../shared/data/emodb --splits speaker:0,speaker:1,speak
 .venv/bin/python scripts/ablate_recipe.py --out $B/paper-e20-val2 --recipe paper-e20 "${T[@]}" --variants 0,23,18,26,27,28,10,29,30,31 --val-speakers 2
 .venv/bin/python scripts/ablate_recipe.py --out $B/val2 "${T[@]}" --variants 0,5,3,4,6,8,9,32,33,34,18,27,30 --val-speakers 2
 .venv/bin/python scripts/ablate_recipe.py --out $B/paper-e20-val2-band --recipe paper-e20 "${T[@]}" --variants 0,35 --val-speakers 2
-.venv/bin/python scripts/ablate_recipe.py --out $B/val2-band "${T[@]}" --variants 0,35 --val-speakers 2
+.venv/bin/python scripts/ablate_recipe.py --out $B/val2-band "${T[@]}" --variants 0,35,36 --val-speakers 2
