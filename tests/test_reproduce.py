@@ -312,7 +312,7 @@ def test_per_speaker_normalisation_centres_each_part_on_its_own_speakers_clips(c
     assert centred.data.noise is None
     noise = plain.data.noise
     assert (noise.mean, noise.std, noise.top_db) == (plain.normalizer.mean, plain.normalizer.std, 80.0)
-    assert noise.texture.shape[-2:] == plain.data.train_images.shape[-2:]
+    assert noise.texture.shape[-2:] == plain.data.train_images.shape[-2:] and noise.bandwidths.shape == (128,)
 
 
 def test_warm_start_copies_all_but_the_head_into_networks_of_the_files_shape():

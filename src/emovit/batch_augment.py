@@ -30,12 +30,15 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .config import IMAGE_NOISES
+
 __all__ = ["silence_level", "spec_augment", "random_crop", "freq_warp", "NoiseField", "add_noise", "band_limit",
            "mixup", "sample_beta", "soft_cross_entropy", "BatchAugment", "SETTINGS"]
 
 # BatchAugment's settings, named as the StageConfig fields they will become
 SETTINGS = ("freq_masks", "freq_width", "time_masks", "time_width", "crop_min_frames", "crop_prob",
-            "freq_warp", "noise_prob", "noise_snr", "band_prob", "band_min_bins", "mixup_alpha", "mixup_prob")
+            "freq_warp", "noise_prob", "noise_snr", "noise_kind", "band_prob", "band_min_bins", "mixup_alpha",
+            "mixup_prob")
 
 
 def silence_level(mean: float, std: float, top_db: float = 80.0) -> float:
@@ -215,11 +218,12 @@ class NoiseField:
     mean: float
     std: float
     top_db: float = 80.0
+    bandwidths: torch.Tensor | None = None  # (H,) each mel band's half-width in Hz (`features.mel_bandwidths`): white noise
 
 
 def add_noise(x: torch.Tensor, generator: torch.Generator | None, prob: float, snr_db: tuple[float, float],
-              field: NoiseField) -> torch.Tensor:
-    """Noisy recordings: speech-shaped noise mixed into the images at a random SNR.
+              field: NoiseField, kind: str = "speech") -> torch.Tensor:
+    """Noisy recordings: speech-shaped (or white) noise mixed into the images at a random SNR.
 
     Why: the corpora are studio recordings, and a network trained on them collapses onto one class in
     speech-shaped noise (BENCHMARKS.md: the bundled pair 31 points under clean at 10 dB); the cached noise view
@@ -233,7 +237,9 @@ def add_noise(x: torch.Tensor, generator: torch.Generator | None, prob: float, s
     40 dB of its loudest, `robustness.active_mask`'s rule) over the noise's mean frame power. The sum is put
     back in the images' units: dB below its new peak, floored at `-top_db`, normalised. The level is set in
     mel power, which weighs bands as the filterbank does; noise shaped like speech is weighed as speech, so
-    the SNR is close to the waveform's. Returns a new tensor of `x`'s shape; `x` is untouched.
+    the SNR is close to the waveform's. `kind="white"`: noise flat in Hz instead (the same in every Slaney mel
+    band), its level set against the speech with each band weighed by its width (`field.bandwidths`), as power in
+    Hz; `"mixed"`: speech-shaped or white, drawn per image. Returns a new tensor of `x`'s shape; `x` is untouched.
     """
     _check_images(x)
     b, h, w = x.shape[0], x.shape[-2], x.shape[-1]
@@ -246,6 +252,10 @@ def add_noise(x: torch.Tensor, generator: torch.Generator | None, prob: float, s
     low, high = snr_db
     if low > high:
         raise ValueError(f"snr_db must be (low, high) with low <= high, not {snr_db}")
+    if kind not in IMAGE_NOISES:
+        raise ValueError(f"kind must be one of {', '.join(IMAGE_NOISES)}, not {kind!r}")
+    if kind != "speech" and field.bandwidths is None:
+        raise ValueError("white noise needs the mel bands' widths (NoiseField.bandwidths) to set its level")
     if prob == 0.0 or b == 0:
         return x.clone()
     apply = _rand(b, generator, x) < prob
@@ -264,6 +274,13 @@ def add_noise(x: torch.Tensor, generator: torch.Generator | None, prob: float, s
     active = frame_power >= frame_power.amax(dim=-1, keepdim=True) * 1e-4
     speech = (frame_power * active).sum(-1) / active.sum(-1)
     gain = speech / (spectrum.sum() * 10.0 ** (snr / 10.0))  # the texture's bins hold mean power 1 before the resize
+    if kind != "speech":
+        white = torch.ones(b, dtype=torch.bool, device=x.device) if kind == "white" else _rand(b, generator, x) < 0.5
+        width = field.bandwidths.to(x.device).double()
+        in_hz = ((power * width[None, :, None]).sum(dim=-2) * active).sum(-1) / active.sum(-1)
+        white_gain = in_hz / (width.sum() * 10.0 ** (snr / 10.0))
+        noise = torch.where(white[:, None, None], texture, noise)
+        gain = torch.where(white, white_gain, gain)
     mixed = 10.0 * torch.log10(power + gain[:, None, None] * noise * sounding)
     mixed = (mixed - mixed.amax(dim=(-2, -1), keepdim=True)).clamp_min(-field.top_db)
     mixed = mixed.masked_fill(~sounding, -field.top_db)  # silence stays at the floor under the new, louder peak
@@ -387,7 +404,7 @@ class BatchAugment:
 
     Calling it on a batch applies, in this order: :func:`random_crop` (crop_prob per image, spans of at
     least crop_min_frames), :func:`freq_warp` (factors within 1 +- freq_warp), :func:`add_noise` (noise_prob
-    per image, SNR uniform in noise_snr dB), :func:`band_limit` (band_prob per image, at least band_min_bins mel
+    per image, SNR uniform in noise_snr dB, noise_kind), :func:`band_limit` (band_prob per image, at least band_min_bins mel
     bins kept: the channel after the room), :func:`spec_augment`
     (freq_masks bands of up to freq_width mel bins and time_masks spans of up to time_width frames per
     image), then, with probability mixup_prob for the whole batch, :func:`mixup` with Beta(mixup_alpha,
@@ -408,6 +425,7 @@ class BatchAugment:
     freq_warp: float = 0.0
     noise_prob: float = 0.0
     noise_snr: tuple[float, float] = (0.0, 20.0)
+    noise_kind: str = "speech"
     band_prob: float = 0.0
     band_min_bins: int = 93  # 3.4 kHz, a telephone line's top, for the paper's 128 Slaney bins at 16 kHz
     mixup_alpha: float = 0.0
@@ -427,6 +445,8 @@ class BatchAugment:
                 raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
         if self.noise_snr[0] > self.noise_snr[1]:
             raise ValueError(f"noise_snr must be (low, high) in dB with low <= high, not {self.noise_snr}")
+        if self.noise_kind not in IMAGE_NOISES:
+            raise ValueError(f"noise_kind must be one of {', '.join(IMAGE_NOISES)}, not {self.noise_kind!r}")
         if self.noise_prob > 0 and self.noise is None:
             raise ValueError("noise_prob > 0 needs the images' units and a noise texture (NoiseField): log-Mel "
                              "images under one global normalisation")
@@ -462,7 +482,7 @@ class BatchAugment:
         if self.freq_warp > 0:
             x = freq_warp(x, generator, self.freq_warp, self.fill)
         if self.noise_prob > 0:
-            x = add_noise(x, generator, self.noise_prob, self.noise_snr, self.noise)
+            x = add_noise(x, generator, self.noise_prob, self.noise_snr, self.noise, self.noise_kind)
         if self.band_prob > 0:
             x = band_limit(x, generator, self.band_prob, min(self.band_min_bins, x.shape[-2]), self.fill)
         if self.masks:

@@ -153,6 +153,7 @@ def frontend_from_dict(d: dict) -> FrontEndSettings:
 
 
 NOISE_KINDS = ("white", "speech")  # the noise view's noise: white Gaussian, or shaped like the clip
+IMAGE_NOISES = ("speech", "white", "mixed")  # noise mixed into training images (stage.noise_kind)
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,7 @@ class StageConfig:
     freq_warp: float = 0.0  # > 0: each image's mel axis scaled by a factor in 1 +- this (other vocal tracts)
     noise_prob: float = 0.0  # with this probability speech-shaped noise is mixed into an image, at an SNR (dB)
     noise_snr: tuple[float, float] = (0.0, 20.0)  # uniform in this range (log-Mel images, global normalisation)
+    noise_kind: str = "speech"  # speech-shaped, "white", or "mixed" (either, drawn per image)
     band_prob: float = 0.0  # with this probability the mel bins above a random cutoff are silenced, at least
     band_min_bins: int = 93  # this many kept (93 of 128: 3.4 kHz): narrowband recordings, telephone and codecs
     mixup_alpha: float = 0.0  # mixup with Beta(alpha, alpha) weights on a fraction mixup_prob of batches
@@ -264,6 +266,8 @@ class StageConfig:
         for name in ("label_smoothing", "crop_prob", "noise_prob", "band_prob", "mixup_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
+        if self.noise_kind not in IMAGE_NOISES:
+            raise ValueError(f"noise_kind must be one of {', '.join(IMAGE_NOISES)}, not {self.noise_kind!r}")
         if len(self.noise_snr) != 2 or self.noise_snr[0] > self.noise_snr[1]:
             raise ValueError(f"noise_snr must be [low, high] in dB with low <= high, not {list(self.noise_snr)}")
         if not 0.0 <= self.freq_warp < 1.0:

@@ -98,6 +98,13 @@ def noise_texture(frontend: LogMelFrontEnd, count: int = 16, seed: int = 0) -> t
     return (power / frames.mean(dim=-1, keepdim=True)).float()
 
 
+def mel_bandwidths(frontend: LogMelFrontEnd) -> torch.Tensor:
+    """(n_mels,) half the width in Hz of each Slaney mel filter (1 / its peak weight): what a mel band's power,
+    a density under Slaney's normalisation, is weighed by to count as power in Hz, so that a spectrum of any shape
+    (white noise's, flat in Hz) can be set against speech at a waveform's SNR (`batch_augment.add_noise`)."""
+    return (1.0 / frontend.mel_columns.amax(dim=0).double()).float()
+
+
 def fit_clip(wave: np.ndarray, config: FrontEndSettings) -> np.ndarray:
     """One recording cut to the clip a front end reads: its start (the paper's log-Mel; padded as the
     config says) or its centre (TIM-Net's MFCC, zero-padded both sides)."""

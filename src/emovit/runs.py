@@ -35,7 +35,7 @@ from .config import MfccConfig, Recipe, ResumeError, check_resume
 from .corpora.manifest import Utterance, write_manifest
 from .extras import available
 from .batch_augment import NoiseField
-from .features import FeatureCache, Normalizer, build_frontend, noise_texture
+from .features import FeatureCache, Normalizer, build_frontend, mel_bandwidths, noise_texture
 from .hardware import machine
 from .inference import model_file, read_model_file
 from .metrics import classification_report, cosine_similarity, per_group_reports, plot_confusion, plot_curves
@@ -143,8 +143,9 @@ def prepare_split(split: Split, labels: list[str], frontend, recipe: Recipe, cac
         # (none under global normalisation, whose mean is the raw images')
         silence = float(normalizer.standardise(-frontend.top_db - (train_raw.mean() - normalizer.mean)))
         if recipe.normalization == "global":  # centred images are no longer dB below the peak
-            noise = NoiseField(noise_texture(build_frontend(frontend)), normalizer.mean, normalizer.std,
-                               frontend.top_db)
+            logmel = build_frontend(frontend)
+            noise = NoiseField(noise_texture(logmel), normalizer.mean, normalizer.std, frontend.top_db,
+                               mel_bandwidths(logmel))
     else:  # TIM-Net reads raw MFCCs, as its public code does; they have no floor, and their mean stands in
         normalizer = Normalizer(0.0, 1.0)
         silence = float(train_raw.mean())
