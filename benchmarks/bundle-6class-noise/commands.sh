@@ -49,3 +49,16 @@ done
 OMP_NUM_THREADS=1 .venv/bin/emovit evaluate $MILD --model joined --precision fp32 --part val --out $MILD/robustness-val-joined.json
 OMP_NUM_THREADS=1 .venv/bin/emovit evaluate $MILD --model joined --precision fp32 --out $MILD/robustness-joined.json
 OMP_NUM_THREADS=1 .venv/bin/emovit evaluate $MILD --model plain --precision fp32
+# the student expert with white or speech-shaped noise drawn per image (recipe emovit-noise-mixed), joined to the same
+# noisy TIM-Net expert: a later candidate under the same rule (RULE.md)
+MIXED=runs/bundle-6class-noise-mixed
+OMP_NUM_THREADS=1 .venv/bin/emovit compare --recipe benchmarks/peers/recipes/emovit-noise-mixed.toml "${SPLIT[@]}" \
+  --models plain --out $MIXED
+.venv/bin/emovit join $MIXED/models/plain.pt $TIM/models/timnet-mel-duo.pt --out $MIXED/models/joined.pt
+for model in plain joined; do
+  suffix=$([ $model = joined ] && echo -joined || true)
+  OMP_NUM_THREADS=1 .venv/bin/python scripts/part_scores.py $MIXED --model $model > $MIXED/val-per-corpus$suffix.json
+done
+OMP_NUM_THREADS=1 .venv/bin/emovit evaluate $MIXED --model joined --precision fp32 --part val --out $MIXED/robustness-val-joined.json
+OMP_NUM_THREADS=1 .venv/bin/emovit evaluate $MIXED --model joined --precision fp32 --out $MIXED/robustness-joined.json
+OMP_NUM_THREADS=1 .venv/bin/emovit evaluate $MIXED --model plain --precision fp32
