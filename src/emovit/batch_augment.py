@@ -269,7 +269,9 @@ def add_noise(x: torch.Tensor, generator: torch.Generator | None, prob: float, s
     texture = field.texture.to(x.device)[pick].double()
     texture = torch.gather(texture, -1, frames[:, None, :].expand(b, h, w))
     noise = spectrum[None, :, None] * texture  # (B, H, W)
-    sounding = (db > -field.top_db + 1e-3).any(dim=-2, keepdim=True)  # (B, 1, W)
+    # (B, 1, W) frames above the floor anywhere; `features.sounding_frames` (the image's minimum + 1 dB, for band
+    # means) would move a few edge frames and so change how the shipped experts were trained
+    sounding = (db > -field.top_db + 1e-3).any(dim=-2, keepdim=True)
     frame_power = power.sum(dim=-2)  # (B, W)
     active = frame_power >= frame_power.amax(dim=-1, keepdim=True) * 1e-4
     speech = (frame_power * active).sum(-1) / active.sum(-1)
