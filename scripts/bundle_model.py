@@ -43,6 +43,8 @@ CORPUS_NOTES = {
 ROWS = ("joined", "student", "plain", "timnet-mel-duo", "teacher", "timnet", "opensmile")
 # compare titles a registry model by its name; the card says what it is
 TITLES = {"timnet": "TIM-Net (Ye et al. 2023), its published recipe"}
+# stage.noise_kind (config.IMAGE_NOISES) as the card names it
+NOISE_NAMES = {"speech": "speech-shaped", "white": "white", "mixed": "white or speech-shaped (drawn per image)"}
 PAIR = "joined"  # the model name of a student joined to a TIM-Net expert (`emovit join`)
 PAIR_TITLES = {"joined": "The pair: student + TIM-Net expert, log-probabilities averaged (shipped)",
                "plain": "its student expert alone (CE only)",
@@ -128,8 +130,8 @@ def _training(recipe: Recipe, models: dict, shipped: str) -> str:
               f"SpecAugment {stage.freq_masks}x{stage.freq_width} bins, {stage.time_masks}x{stage.time_width} frames"
               if stage.freq_masks or stage.time_masks else "",
               f"random crops of >= {stage.crop_min_frames} frames on {stage.crop_prob:.0%} of the clips" if stage.crop_prob else "",
-              f"speech-shaped noise at {stage.noise_snr[0]:g}-{stage.noise_snr[1]:g} dB SNR mixed into {stage.noise_prob:.0%} "
-              "of the images at every step" if stage.noise_prob else "",
+              f"{NOISE_NAMES[stage.noise_kind]} noise at {stage.noise_snr[0]:g}-{stage.noise_snr[1]:g} dB SNR mixed into "
+              f"{stage.noise_prob:.0%} of the images at every step" if stage.noise_prob else "",
               f"mixup on {stage.mixup_prob:.0%} of the batches" if stage.mixup_prob else "",
               f"moving average of the weights ({stage.ema_decay:g})" if stage.ema_decay else ""]
     how = ("by knowledge transfer (stage 2: L1 to the teacher's pooled feature; stage 3: CE + "

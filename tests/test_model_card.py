@@ -195,3 +195,10 @@ def test_the_card_says_how_much_noise_an_expert_trained_with():
     assert "speech-shaped noise at 5-25 dB SNR mixed into 30% of the images at every step" in module._training(
         recipe, models, "plain")
     assert "speech-shaped" not in module._training(load_recipe("emovit"), models, "plain")
+
+
+def test_the_card_names_the_kind_of_noise_an_expert_trained_with():
+    module = _card_module()
+    recipe = load_recipe(Path(__file__).parents[1] / "benchmarks/peers/recipes/emovit-noise-mixed.toml")
+    models = {"plain": {"epochs": {"plain": 100}, "selected_epoch": {"plain": 91}}}
+    assert "white or speech-shaped (drawn per image) noise at" in module._training(recipe, models, "plain")

@@ -234,7 +234,7 @@ class StageConfig:
     crop_prob: float = 0.0  # with this probability keep a random span of >= crop_min_frames frames (16: 0.5 s
     crop_min_frames: int = 16  # of a 4 s image), placed anywhere in the frame, silence elsewhere (short utterances)
     freq_warp: float = 0.0  # > 0: each image's mel axis scaled by a factor in 1 +- this (other vocal tracts)
-    noise_prob: float = 0.0  # with this probability speech-shaped noise is mixed into an image, at an SNR (dB)
+    noise_prob: float = 0.0  # with this probability noise (noise_kind) is mixed into an image, at an SNR (dB)
     noise_snr: tuple[float, float] = (0.0, 20.0)  # uniform in this range (log-Mel images, global normalisation)
     noise_kind: str = "speech"  # speech-shaped, "white", or "mixed" (either, drawn per image)
     band_prob: float = 0.0  # with this probability the mel bins above a random cutoff are silenced, at least
