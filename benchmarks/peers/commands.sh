@@ -113,6 +113,19 @@ if [ "$mode" = continue ]; then
 elif [ -n "$mode" ]; then
   echo "unknown fourth word $mode: continue, or nothing" >&2; exit 2
 fi
+# The joined groups' student expert has the emovit-pick group's settings (recipe emovit-2's; joined.toml's masks of
+# width 0 against 12 are zero masks either way): where this machine's emovit-pick run of the same corpus and protocol
+# has a fold's trained stage, it is copied in and not trained again. Training is deterministic by seed, so the pair is
+# the same either way (EmoDB and SAVEE emobox trained it again and reproduced emovit-pick's student fold for fold).
+case $group in joined|joined-robust)
+  for stage in runs/peers/$corpus-$protocol-emovit-pick/folds/*/plain/final.pt; do
+    [ -f "$stage" ] || continue
+    fold=$out/folds/$(basename "$(dirname "$(dirname "$stage")")")
+    if [ ! -e "$fold/plain" ] && [ ! -f "$fold/results.json" ]; then
+      mkdir -p "$fold" && cp -r "$(dirname "$stage")" "$fold/plain"
+    fi
+  done ;;
+esac
 # TIM-Net's training steps run under torch.compile (its many small operations; from 2026-12-02, RAVDESS kfold
 # fold 3 on: the same arithmetic up to rounding, BENCHMARKS.md "Training speed")
 compile=()
