@@ -113,18 +113,35 @@ if [ "$mode" = continue ]; then
 elif [ -n "$mode" ]; then
   echo "unknown fourth word $mode: continue, or nothing" >&2; exit 2
 fi
-# The joined groups' student expert has the emovit-pick group's settings (recipe emovit-2's; joined.toml's masks of
-# width 0 against 12 are zero masks either way): where this machine's emovit-pick run of the same corpus and protocol
-# has a fold's trained stage, it is copied in and not trained again. Training is deterministic by seed, so the pair is
-# the same either way (EmoDB and SAVEE emobox trained it again and reproduced emovit-pick's student fold for fold).
+# The joined groups' student expert has the emovit-pick group's settings (recipe emovit-2's): where this machine's
+# emovit-pick run of the same corpus and protocol has a fold's trained stage, it is copied in and not trained again.
+# Training is deterministic by seed, so the pair is the same either way (EmoDB and SAVEE emobox trained it again and
+# reproduced emovit-pick's student fold for fold). same_student checks that the two recipes train that student alike
+# (execution-only settings and the width of zero masks aside), so a later edit of either recipe retrains it.
+same_student() { .venv/bin/python - "$1" "$2" <<'PY'
+import sys
+from dataclasses import replace
+from emovit.config import EXECUTION_ONLY, load_recipe
+def student(path):
+    r = load_recipe(path)
+    s = r.stage_for("plain")
+    s = replace(s, **{k: getattr(type(s)(), k) for k in EXECUTION_ONLY},
+                **({"freq_width": 0} if not s.freq_masks else {}), **({"time_width": 0} if not s.time_masks else {}))
+    return (s, r.seed, r.frontend, r.augment, r.student_network, r.student_depth, r.patch_size, r.dropout,
+            r.drop_path, r.normalization, r.init_from)
+sys.exit(student(sys.argv[1]) != student(sys.argv[2]))
+PY
+}
 case $group in joined|joined-robust)
-  for stage in runs/peers/$corpus-$protocol-emovit-pick/folds/*/plain/final.pt; do
-    [ -f "$stage" ] || continue
-    fold=$out/folds/$(basename "$(dirname "$(dirname "$stage")")")
-    if [ ! -e "$fold/plain" ] && [ ! -f "$fold/results.json" ]; then
-      mkdir -p "$fold" && cp -r "$(dirname "$stage")" "$fold/plain"
-    fi
-  done ;;
+  if same_student benchmarks/ablation-emodb-speaker/val2/recipes/v33.toml "$recipe"; then
+    for stage in runs/peers/$corpus-$protocol-emovit-pick/folds/*/plain/final.pt; do
+      [ -f "$stage" ] || continue
+      fold=$out/folds/$(basename "$(dirname "$(dirname "$stage")")")
+      if [ ! -e "$fold/plain" ] && [ ! -f "$fold/results.json" ]; then
+        mkdir -p "$fold" && cp -r "$(dirname "$stage")" "$fold/plain"
+      fi
+    done
+  fi ;;
 esac
 # TIM-Net's training steps run under torch.compile (its many small operations; from 2026-12-02, RAVDESS kfold
 # fold 3 on: the same arithmetic up to rounding, BENCHMARKS.md "Training speed")
