@@ -120,15 +120,17 @@ fi
 # (execution-only settings and the width of zero masks aside), so a later edit of either recipe retrains it.
 same_student() { .venv/bin/python - "$1" "$2" <<'PY'
 import sys
-from dataclasses import replace
-from emovit.config import EXECUTION_ONLY, load_recipe
-def student(path):
+from dataclasses import asdict, replace
+from emovit.config import EXECUTION_ONLY, StageConfig, load_recipe
+def student(path):  # every setting of the recipe but its name, its other models' and the run's bookkeeping
     r = load_recipe(path)
     s = r.stage_for("plain")
-    s = replace(s, **{k: getattr(type(s)(), k) for k in EXECUTION_ONLY},
+    s = replace(s, **{k: getattr(StageConfig(), k) for k in EXECUTION_ONLY},
                 **({"freq_width": 0} if not s.freq_masks else {}), **({"time_width": 0} if not s.time_masks else {}))
-    return (s, r.seed, r.frontend, r.augment, r.student_network, r.student_depth, r.patch_size, r.dropout,
-            r.drop_path, r.normalization, r.init_from)
+    settings = asdict(replace(r, stage=s))
+    for other in ("name", "models", "baseline", "teacher_depth", "per_model"):
+        del settings[other]
+    return settings
 sys.exit(student(sys.argv[1]) != student(sys.argv[2]))
 PY
 }
