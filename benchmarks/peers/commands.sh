@@ -13,6 +13,9 @@
 #           the same student without it (same initial weights) and that TIM-Net reported beside
 #   paper-kd  the paper group's teacher and KT student with logit distillation added to the feature L1 (beyond
 #           the paper: + T^2 KL(teacher || student) at T 4, weight 1, in stage 3; benchmarks/peers/recipes/)
+#   emovit-2-kt  the paper's knowledge transfer given to recipe emovit-2's student: the paper group's teacher
+#           (paper-e20), the student's match and CE + 10 x L1 stages at emovit-2's settings without crops and mixup
+#           (benchmarks/peers/recipes/emovit-2-kt.toml): paired with the emovit-pick group's student
 #   timnet-raw  TIM-Net alone on raw MFCCs, as its public code: rerun after that fix, on the same folds
 #           (the committed emovit group's TIM-Net row read standardised MFCCs)
 #   timnet-mel  TIM-Net's network with its published recipe on the students' log-Mel image instead of MFCCs
@@ -58,7 +61,7 @@
 # Two processes (NPROC=1 for one, where the other core trains something else), one fold each at a time
 # (torchrun --distribute folds), one thread each. Resumable:
 # run it again and finished folds are not trained again. From the repository root, ../shared beside it:
-#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit emovit-pick paper paper-plain paper-plain-full paper-timnet-kd paper-kd timnet-raw timnet-mel paper-timnet-mel tim duo duo-lr timnet-recipe joined joined-robust stem paper-conv paper-level paper-level-warm warm paper-warm svm paper-speaker)
+#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit emovit-pick paper paper-plain paper-plain-full paper-timnet-kd paper-kd emovit-2-kt timnet-raw timnet-mel paper-timnet-mel tim duo duo-lr timnet-recipe joined joined-robust stem paper-conv paper-level paper-level-warm warm paper-warm svm paper-speaker)
 # A fourth word, `continue`, first copies the finished folds (results, per-clip predictions, expert scores) of the run kept in benchmarks/peers/ (by
 # scripts/keep_run.sh) into runs/peers/, so a run cut short in one session goes on in another from them.
 set -euo pipefail
@@ -75,6 +78,7 @@ case $group in
   paper-plain) models=plain recipe=paper-e20 ;;
   paper-plain-full) models=plain recipe=paper ;;
   paper-kd) models=student recipe=benchmarks/peers/recipes/paper-e20-kd.toml ;;
+  emovit-2-kt) models=student recipe=benchmarks/peers/recipes/emovit-2-kt.toml ;;
   paper-timnet-kd) models=plain,plain-timnet recipe=benchmarks/peers/recipes/paper-e20-timnet-kd.toml ;;
   timnet-raw) models=timnet recipe=emovit ;;
   timnet-mel) models=timnet-mel recipe=benchmarks/peers/recipes/timnet-mel.toml ;;
@@ -93,7 +97,7 @@ case $group in
   paper-warm) models=plain recipe=paper-e20 ;;
   svm) models=opensmile recipe=emovit ;;
   paper-speaker) models=plain,opensmile recipe=benchmarks/peers/recipes/paper-e20-speaker.toml ;;
-  *) echo "unknown group $group: emovit, emovit-pick, paper, paper-plain, paper-plain-full, paper-timnet-kd, paper-kd, timnet-raw, timnet-mel, paper-timnet-mel, tim, duo, duo-lr, timnet-recipe, joined, joined-robust, stem, paper-conv, paper-level, paper-level-warm, warm, paper-warm, svm or paper-speaker" >&2; exit 2 ;;
+  *) echo "unknown group $group: emovit, emovit-pick, paper, paper-plain, paper-plain-full, paper-timnet-kd, paper-kd, emovit-2-kt, timnet-raw, timnet-mel, paper-timnet-mel, tim, duo, duo-lr, timnet-recipe, joined, joined-robust, stem, paper-conv, paper-level, paper-level-warm, warm, paper-warm, svm or paper-speaker" >&2; exit 2 ;;
 esac
 out=runs/peers/$corpus-$protocol-$group kept=benchmarks/peers/$corpus-$protocol-$group
 if [ "$mode" = continue ]; then
@@ -113,37 +117,45 @@ if [ "$mode" = continue ]; then
 elif [ -n "$mode" ]; then
   echo "unknown fourth word $mode: continue, or nothing" >&2; exit 2
 fi
-# The joined groups' student expert has the emovit-pick group's settings (recipe emovit-2's): where this machine's
-# emovit-pick run of the same corpus and protocol has a fold's trained stage, it is copied in and not trained again.
-# Training is deterministic by seed, so the pair is the same either way (EmoDB and SAVEE emobox trained it again and
-# reproduced emovit-pick's student fold for fold). same_student checks that the two recipes train that student alike
-# (execution-only settings and the width of zero masks aside), so a later edit of either recipe retrains it.
-same_student() { .venv/bin/python - "$1" "$2" <<'PY'
+# A trained stage is copied in from another group's run on this machine (same corpus and protocol) and not trained
+# again where both recipes train it alike: the joined groups' student expert from the emovit-pick group's run (recipe
+# emovit-2's settings), the emovit-2-kt group's teacher from the paper group's (recipe paper-e20's). Training is
+# deterministic by seed, so the result is the same either way (EmoDB and SAVEE emobox trained the joined student
+# again and reproduced emovit-pick's fold for fold). same_stage checks that two recipes train MODEL alike: every
+# setting of its stages and of the recipe but the name, the model list, the baseline, the other models' overrides,
+# the other network's depth and execution-only settings (the width of zero masks aside); a later edit of either
+# recipe retrains it.
+same_stage() { .venv/bin/python - "$1" "$2" "$3" <<'PY'
 import sys
 from dataclasses import asdict, replace
 from emovit.config import EXECUTION_ONLY, StageConfig, load_recipe
-def student(path):  # every setting of the recipe but its name, its other models' and the run's bookkeeping
+model = sys.argv[1]
+other = {"teacher": ("student_depth", "student_network"), "plain": ("teacher_depth",)}[model]
+def settings(path):
     r = load_recipe(path)
-    s = r.stage_for("plain")
+    s = r.stage_for(model)
     s = replace(s, **{k: getattr(StageConfig(), k) for k in EXECUTION_ONLY},
                 **({"freq_width": 0} if not s.freq_masks else {}), **({"time_width": 0} if not s.time_masks else {}))
-    settings = asdict(replace(r, stage=s))
-    for other in ("name", "models", "baseline", "teacher_depth", "per_model"):
-        del settings[other]
-    return settings
-sys.exit(student(sys.argv[1]) != student(sys.argv[2]))
+    out = asdict(replace(r, stage=s))
+    for key in ("name", "models", "baseline", "per_model", *other):
+        del out[key]
+    return out
+sys.exit(settings(sys.argv[2]) != settings(sys.argv[3]))
 PY
 }
-case $group in joined|joined-robust)
-  if same_student benchmarks/ablation-emodb-speaker/val2/recipes/v33.toml "$recipe"; then
-    for stage in runs/peers/$corpus-$protocol-emovit-pick/folds/*/plain/final.pt; do
-      [ -f "$stage" ] || continue
-      fold=$out/folds/$(basename "$(dirname "$(dirname "$stage")")")
-      if [ ! -e "$fold/plain" ] && [ ! -f "$fold/results.json" ]; then
-        mkdir -p "$fold" && cp -r "$(dirname "$stage")" "$fold/plain"
-      fi
-    done
-  fi ;;
+reuse() {  # reuse MODEL STAGE FROM-GROUP FROM-RECIPE: FROM-GROUP's finished STAGE folders, where trained alike
+  same_stage "$1" "$4" "$recipe" || return 0
+  for stage in runs/peers/$corpus-$protocol-$3/folds/*/"$2"/final.pt; do
+    [ -f "$stage" ] || continue
+    fold=$out/folds/$(basename "$(dirname "$(dirname "$stage")")")
+    if [ ! -e "$fold/$2" ] && [ ! -f "$fold/results.json" ]; then
+      mkdir -p "$fold" && cp -r "$(dirname "$stage")" "$fold/$2"
+    fi
+  done
+}
+case $group in
+  joined|joined-robust) reuse plain plain emovit-pick benchmarks/ablation-emodb-speaker/val2/recipes/v33.toml ;;
+  emovit-2-kt) reuse teacher teacher paper paper-e20 ;;
 esac
 # TIM-Net's training steps run under torch.compile (its many small operations; from 2026-12-02, RAVDESS kfold
 # fold 3 on: the same arithmetic up to rounding, BENCHMARKS.md "Training speed")
