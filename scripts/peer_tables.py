@@ -33,6 +33,8 @@ ROWS = [
      "student-duo"),
     (("joined-robust", "together"), "joined-robust: the same pair, its TIM-Net expert trained on the students' four "
                                     "augmented views and random crops (its optimiser and length kept)", "student-duo"),
+    (("joined-kt", "together"), "joined-kt: the joined-robust pair with the knowledge-transfer student above as its "
+                                "student expert", "student-duo"),
     (("stem", "student-stem"), "student-stem: the student behind a tiny conv stem (recipe `emovit`, CE only)",
      "student-stem"),
     (("paper-conv", "student-conv"), "student-conv: the student with a convolutional positional encoding "
@@ -55,6 +57,10 @@ ROWS = [
     (("paper", "student"), "student with knowledge transfer (recipe `paper-e20`)", "student"),
     (("paper-kd", "student"), "student with knowledge transfer, feature L1 + logit distillation "
                               "(KL at T 4, weight 1; recipe `paper-e20`)", "student"),
+    (("emovit-2-kt", "student"), "emovit student with knowledge transfer from the paper's teacher (teacher: recipe "
+                                 "`paper-e20`; the student's two stages: `emovit-2`'s settings, no crops or mixup)",
+     "student"),
+    (("emovit-2-kt", "teacher"), "teacher (recipe `paper-e20`)", "teacher"),
     (("paper", "plain"), "student, CE only (recipe `paper-e20`)", "student"),
     (("paper", "teacher"), "teacher (recipe `paper-e20`)", "teacher"),
     (("paper-plain-full", "plain"), "student, CE only (recipe `paper`: the paper's, 50 epochs)", "student"),

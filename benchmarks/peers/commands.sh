@@ -40,6 +40,8 @@
 #           robustness of each (emovit evaluate) in RUN/robustness-{joined,plain,timnet-mel-duo}.json
 #   joined-robust  the same with the TIM-Net expert trained on the students' four augmented views and random crops
 #           (benchmarks/peers/recipes/joined-robust.toml), its optimiser and length still TIM-Net's
+#   joined-kt  the joined-robust pair with the emovit-2-kt group's student (knowledge transfer) as its student expert
+#           (benchmarks/peers/recipes/joined-kt.toml; where this machine has both groups' runs it only joins and scores)
 #   stem    the student-stem network (a tiny conv stem, beyond the paper) with emovit's recipe, CE only:
 #           paired with the emovit group's student on the same folds and seeds
 #   paper-conv  the student-conv network (a depthwise conv over 7 frames' tokens added to them, beyond the
@@ -61,7 +63,7 @@
 # Two processes (NPROC=1 for one, where the other core trains something else), one fold each at a time
 # (torchrun --distribute folds), one thread each. Resumable:
 # run it again and finished folds are not trained again. From the repository root, ../shared beside it:
-#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit emovit-pick paper paper-plain paper-plain-full paper-timnet-kd paper-kd emovit-2-kt timnet-raw timnet-mel paper-timnet-mel tim duo duo-lr timnet-recipe joined joined-robust stem paper-conv paper-level paper-level-warm warm paper-warm svm paper-speaker)
+#   bash benchmarks/peers/commands.sh emodb kfold emovit     (corpus: emodb savee ravdess; group: emovit emovit-pick paper paper-plain paper-plain-full paper-timnet-kd paper-kd emovit-2-kt timnet-raw timnet-mel paper-timnet-mel tim duo duo-lr timnet-recipe joined joined-robust joined-kt stem paper-conv paper-level paper-level-warm warm paper-warm svm paper-speaker)
 # A fourth word, `continue`, first copies the finished folds (results, per-clip predictions, expert scores) of the run kept in benchmarks/peers/ (by
 # scripts/keep_run.sh) into runs/peers/, so a run cut short in one session goes on in another from them.
 set -euo pipefail
@@ -89,6 +91,7 @@ case $group in
   timnet-recipe) models=plain recipe=benchmarks/peers/recipes/timnet-recipe.toml ;;
   joined) models=plain,timnet-mel-duo recipe=benchmarks/peers/recipes/joined.toml ;;
   joined-robust) models=plain,timnet-mel-duo recipe=benchmarks/peers/recipes/joined-robust.toml ;;
+  joined-kt) models=student,timnet-mel-duo recipe=benchmarks/peers/recipes/joined-kt.toml ;;
   stem) models=student-stem recipe=emovit ;;
   paper-conv) models=student-conv recipe=paper-e20 ;;
   paper-level) models=student-level recipe=paper-e20 ;;
@@ -97,7 +100,7 @@ case $group in
   paper-warm) models=plain recipe=paper-e20 ;;
   svm) models=opensmile recipe=emovit ;;
   paper-speaker) models=plain,opensmile recipe=benchmarks/peers/recipes/paper-e20-speaker.toml ;;
-  *) echo "unknown group $group: emovit, emovit-pick, paper, paper-plain, paper-plain-full, paper-timnet-kd, paper-kd, emovit-2-kt, timnet-raw, timnet-mel, paper-timnet-mel, tim, duo, duo-lr, timnet-recipe, joined, joined-robust, stem, paper-conv, paper-level, paper-level-warm, warm, paper-warm, svm or paper-speaker" >&2; exit 2 ;;
+  *) echo "unknown group $group: emovit, emovit-pick, paper, paper-plain, paper-plain-full, paper-timnet-kd, paper-kd, emovit-2-kt, timnet-raw, timnet-mel, paper-timnet-mel, tim, duo, duo-lr, timnet-recipe, joined, joined-robust, joined-kt, stem, paper-conv, paper-level, paper-level-warm, warm, paper-warm, svm or paper-speaker" >&2; exit 2 ;;
 esac
 out=runs/peers/$corpus-$protocol-$group kept=benchmarks/peers/$corpus-$protocol-$group
 if [ "$mode" = continue ]; then
@@ -119,24 +122,29 @@ elif [ -n "$mode" ]; then
 fi
 # A trained stage is copied in from another group's run on this machine (same corpus and protocol) and not trained
 # again where both recipes train it alike: the joined groups' student expert from the emovit-pick group's run (recipe
-# emovit-2's settings), the emovit-2-kt group's teacher from the paper group's (recipe paper-e20's). Training is
+# emovit-2's settings), the emovit-2-kt group's teacher from the paper group's (recipe paper-e20's), the joined-kt
+# group's teacher, student and TIM-Net expert from the emovit-2-kt and joined-robust groups'. Training is
 # deterministic by seed, so the result is the same either way (EmoDB and SAVEE emobox trained the joined student
 # again and reproduced emovit-pick's fold for fold). same_stage checks that two recipes train MODEL alike: every
-# setting of its stages and of the recipe but the name, the model list, the baseline, the other models' overrides,
-# the other network's depth and execution-only settings (the width of zero masks aside); a later edit of either
-# recipe retrains it.
+# setting of its stages (a KT student's teacher's too) and of the recipe but the name, the model list, the baseline,
+# the other models' overrides, the other networks' shapes and execution-only settings (the width of zero masks
+# aside); a later edit of either recipe retrains it.
 same_stage() { .venv/bin/python - "$1" "$2" "$3" <<'PY'
 import sys
 from dataclasses import asdict, replace
 from emovit.config import EXECUTION_ONLY, StageConfig, load_recipe
 model = sys.argv[1]
-other = {"teacher": ("student_depth", "student_network"), "plain": ("teacher_depth",)}[model]
+other = {"teacher": ("student_depth", "student_network"), "plain": ("teacher_depth",), "student": (),
+         "timnet-mel-duo": ("teacher_depth", "student_depth", "student_network")}[model]
+def stage(r, name):
+    s = r.stage_for(name)
+    return replace(s, **{k: getattr(StageConfig(), k) for k in EXECUTION_ONLY},
+                   **({"freq_width": 0} if not s.freq_masks else {}), **({"time_width": 0} if not s.time_masks else {}))
 def settings(path):
     r = load_recipe(path)
-    s = r.stage_for(model)
-    s = replace(s, **{k: getattr(StageConfig(), k) for k in EXECUTION_ONLY},
-                **({"freq_width": 0} if not s.freq_masks else {}), **({"time_width": 0} if not s.time_masks else {}))
-    out = asdict(replace(r, stage=s))
+    out = asdict(replace(r, stage=stage(r, model)))
+    if model == "student":  # it learns from the teacher
+        out["teacher"] = asdict(stage(r, "teacher"))
     for key in ("name", "models", "baseline", "per_model", *other):
         del out[key]
     return out
@@ -156,6 +164,9 @@ reuse() {  # reuse MODEL STAGE FROM-GROUP FROM-RECIPE: FROM-GROUP's finished STA
 case $group in
   joined|joined-robust) reuse plain plain emovit-pick benchmarks/ablation-emodb-speaker/val2/recipes/v33.toml ;;
   emovit-2-kt) reuse teacher teacher paper paper-e20 ;;
+  joined-kt) kt=benchmarks/peers/recipes/emovit-2-kt.toml
+    reuse teacher teacher emovit-2-kt "$kt"; reuse student match emovit-2-kt "$kt"; reuse student student emovit-2-kt "$kt"
+    reuse timnet-mel-duo timnet-mel-duo joined-robust benchmarks/peers/recipes/joined-robust.toml ;;
 esac
 # TIM-Net's training steps run under torch.compile (its many small operations; from 2026-12-02, RAVDESS kfold
 # fold 3 on: the same arithmetic up to rounding, BENCHMARKS.md "Training speed")
@@ -171,9 +182,10 @@ esac
 OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 .venv/bin/torchrun --standalone --nproc-per-node "${NPROC:-2}" -m emovit.cli compare \
   --recipe "$recipe" --corpus "$corpus" --root "$root" --protocol "$protocol" --folds 10 --models "$models" \
   --distribute folds --device cpu --time-runs 0 --quiet "${compile[@]}" "${init[@]}" --out "$out"
-case $group in joined|joined-robust)  # each fold's student and TIM-Net joined into one student-duo file, then scored
-  .venv/bin/python scripts/expert_accuracy.py "$out" --join plain,timnet-mel-duo --model joined --out "$out/experts.txt"
-  for m in joined plain timnet-mel-duo; do  # the pair and each expert off the corpus's conditions, each fold's test clips
+case $group in joined|joined-robust|joined-kt)  # each fold's student and TIM-Net joined into one student-duo file, scored
+  student=plain; [ "$group" = joined-kt ] && student=student
+  .venv/bin/python scripts/expert_accuracy.py "$out" --join $student,timnet-mel-duo --model joined --out "$out/experts.txt"
+  for m in joined $student timnet-mel-duo; do  # the pair and each expert off the corpus's conditions, each fold's test clips
     OMP_NUM_THREADS=1 .venv/bin/emovit evaluate "$out" --model "$m" --precision fp32 --out "$out/robustness-$m.json" >/dev/null
   done ;;
 esac
