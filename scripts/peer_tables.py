@@ -33,8 +33,8 @@ ROWS = [
      "student-duo"),
     (("joined-robust", "together"), "joined-robust: the same pair, its TIM-Net expert trained on the students' four "
                                     "augmented views and random crops (its optimiser and length kept)", "student-duo"),
-    (("joined-kt", "together"), "joined-kt: the joined-robust pair with the knowledge-transfer student above as its "
-                                "student expert", "student-duo"),
+    (("joined-kt", "together"), "joined-kt: the joined-robust pair with the emovit-2-kt student (knowledge transfer) "
+                                "as its student expert", "student-duo"),
     (("stem", "student-stem"), "student-stem: the student behind a tiny conv stem (recipe `emovit`, CE only)",
      "student-stem"),
     (("paper-conv", "student-conv"), "student-conv: the student with a convolutional positional encoding "
