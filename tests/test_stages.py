@@ -485,3 +485,25 @@ def test_compile_is_refused_without_a_compiler_or_with_the_speaker_adversary(tmp
     with pytest.raises(ValueError, match="speaker_adversarial"):
         run_stage("plain", _small("student"), data, StageConfig(epochs=1, compile=True, speaker_adversarial=0.3),
                   tmp_path / "b", LABELS, progress=False)
+
+
+def test_the_kt_recipes_reuse_the_paper_teacher_and_the_students_and_timnets_settings():
+    """benchmarks/peers/recipes/emovit-2-kt.toml trains the teacher exactly as recipe paper-e20 (so commands.sh may
+    reuse the paper group's teacher) and the KT student's stages at recipe emovit-2's per_model.student settings;
+    joined-kt.toml adds joined-robust's TIM-Net expert unchanged."""
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from emovit.config import load_recipe
+
+    recipes = Path(__file__).parents[1] / "benchmarks/peers/recipes"
+    kt, joined_kt = (load_recipe(recipes / f"{name}.toml") for name in ("emovit-2-kt", "joined-kt"))
+    paper = load_recipe("paper-e20")
+    assert kt.stage_for("teacher") == paper.stage_for("teacher")
+    assert (kt.teacher_depth, kt.augment, kt.frontend) == (paper.teacher_depth, paper.augment, paper.frontend)
+    assert kt.stage_for("student") == load_recipe("emovit-2").stage_for("student")
+    assert (kt.stage_for("student").crop_prob, kt.stage_for("student").mixup_prob) == (0.0, 0.0)
+    for model in ("teacher", "student"):
+        assert joined_kt.stage_for(model) == kt.stage_for(model)
+    robust = load_recipe(recipes / "joined-robust.toml").stage_for("timnet-mel-duo")
+    assert asdict(joined_kt.stage_for("timnet-mel-duo")) == asdict(robust)
