@@ -372,3 +372,17 @@ def test_cli_fine_tunes_from_a_pre_trained_model_file_and_says_so(run, corpus, t
     assert res.exit_code == 2 and "results.json: not an emovit model file" in res.output
     res = CliRunner().invoke(app, base + ["--init-from", str(tmp_path / "absent.pt"), "--out", str(tmp_path / "y")])
     assert res.exit_code == 2 and "absent.pt: no such model file" in res.output
+
+
+def test_a_rerun_of_finished_stages_does_not_make_their_targets_again(run, monkeypatch):
+    """A finished KT student is loaded, not trained: the teacher's outputs on the training set, which only its
+    training reads, are not computed again (a run reusing finished stages pays for evaluation only)."""
+    import emovit.runs
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("teacher outputs computed for a finished stage")
+
+    monkeypatch.setattr(emovit.runs, "teacher_outputs", refuse)
+    out, results, recipe, utterances = run
+    again = reproduce(utterances, "paper", out, recipe, out / "cache", torch.device("cpu"), progress=False)
+    assert again["models"]["student"]["wa"] == results["models"]["student"]["wa"]

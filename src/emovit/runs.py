@@ -221,8 +221,10 @@ def train_jobs(jobs: list[Job], prepared: dict[str, SplitData], labels: list[str
     for job in jobs:
         data = prepared[job.frontend].data
         stage = recipe.stage_for(job.name)
-        wants_functionals = stage.functionals_weight and data.train_functionals is None
-        wants_classical = stage.classical_kd_weight and data.train_classical is None
+        # a job whose every stage is finished is only loaded: the targets its training read are not made again
+        finished = all((run_dir / folder / "final.pt").exists() for _, folder in job.stages)
+        wants_functionals = stage.functionals_weight and data.train_functionals is None and not finished
+        wants_classical = stage.classical_kd_weight and data.train_classical is None and not finished
         if wants_functionals or wants_classical:
             features = training_functionals(prepared[job.frontend].train_paths, cache_dir, progress)
             if wants_functionals:
@@ -230,12 +232,12 @@ def train_jobs(jobs: list[Job], prepared: dict[str, SplitData], labels: list[str
             if wants_classical:
                 data.train_classical = classical_soft_labels(features, data.train_labels, data.train_speakers,
                                                              len(labels), progress)
-        if job.teacher is not None:
+        if job.teacher is not None and not finished:
             teacher = trained[job.teacher].to(device)
             train_targets, train_logits = teacher_outputs(teacher, data.train_images, device, precision)
             data = replace(data, train_targets=train_targets, train_target_logits=train_logits,
                            val_targets=teacher_features(teacher, data.val_images, device, precision))
-        elif job.distils is not None:
+        elif job.distils is not None and not finished:
             data = replace(data, train_target_logits=peer_logits(
                 trained[job.distils], prepared[job.frontend], prepared[frontend_of[job.distils]], device, precision))
         seed_everything(recipe.seed + job.seed_offset)
