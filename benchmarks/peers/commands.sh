@@ -183,7 +183,7 @@ OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 .venv/bin/torchrun --standalone --nproc-per
   --recipe "$recipe" --corpus "$corpus" --root "$root" --protocol "$protocol" --folds 10 --models "$models" \
   --distribute folds --device cpu --time-runs 0 --quiet "${compile[@]}" "${init[@]}" --out "$out"
 case $group in joined|joined-robust|joined-kt)  # each fold's student and TIM-Net joined into one student-duo file, scored
-  student=plain; [ "$group" = joined-kt ] && student=student
+  student=${models%%,*}  # the group's first model: plain, or joined-kt's KT student
   .venv/bin/python scripts/expert_accuracy.py "$out" --join $student,timnet-mel-duo --model joined --out "$out/experts.txt"
   for m in joined $student timnet-mel-duo; do  # the pair and each expert off the corpus's conditions, each fold's test clips
     OMP_NUM_THREADS=1 .venv/bin/emovit evaluate "$out" --model "$m" --precision fp32 --out "$out/robustness-$m.json" >/dev/null
